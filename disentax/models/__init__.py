@@ -1,0 +1,14 @@
+"""Flax modules: encoders, decoders and the VAE that pairs them."""
+from disentax.models.encoders import ConvEncoder, MLPEncoder
+from disentax.models.decoders import ConvDecoder, MLPDecoder, likelihood_params
+from disentax.models.vae import VAE, build_vae
+
+__all__ = [
+    "ConvEncoder",
+    "MLPEncoder",
+    "ConvDecoder",
+    "MLPDecoder",
+    "likelihood_params",
+    "VAE",
+    "build_vae",
+]

@@ -1,0 +1,66 @@
+"""The VAE module: an encoder q(z|x) and a decoder p(x|z) sharing one parameter tree.
+
+The module only computes network outputs; every loss lives in `disentax.objectives`
+as a pure function of the arrays returned here.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import flax.linen as nn
+
+from disentax import distributions as dist
+from disentax.models.decoders import ConvDecoder, MLPDecoder
+from disentax.models.encoders import ConvEncoder, MLPEncoder
+
+
+class VAE(nn.Module):
+    """Pairs an encoder returning (mu, logvar) with a decoder returning likelihood parameters."""
+
+    encoder: nn.Module
+    decoder: nn.Module
+
+    def encode(self, x):
+        return self.encoder(x)
+
+    def decode(self, z):
+        return self.decoder(z)
+
+    def __call__(self, x, key):
+        """Encode, draw z ~ q(z|x) by reparameterisation (Kingma & Welling 2014), decode.
+
+        Returns a dict with `mu`, `logvar`, `z` ([B, D]) and `out` (decoder output).
+        """
+        mu, logvar = self.encoder(x)
+        z = dist.gaussian_sample(key, mu, logvar)
+        return {"mu": mu, "logvar": logvar, "z": z, "out": self.decoder(z)}
+
+
+ENCODERS = ("conv", "mlp")
+
+
+def build_vae(model_config: Any, image_shape: Sequence[int]) -> VAE:
+    """Build the VAE described by `config.model` for images of `image_shape` (H, W, C)."""
+    kind = model_config.encoder
+    if kind == "conv":
+        enc = ConvEncoder(
+            latent_dim=model_config.latent_dim,
+            channels=tuple(model_config.conv_channels),
+            hidden=tuple(model_config.hidden),
+        )
+        dec = ConvDecoder(
+            image_shape=tuple(image_shape),
+            channels=tuple(model_config.conv_channels[:-1]),
+            hidden=tuple(model_config.hidden),
+            likelihood=model_config.likelihood,
+        )
+    elif kind == "mlp":
+        enc = MLPEncoder(latent_dim=model_config.latent_dim, hidden=tuple(model_config.mlp_hidden))
+        dec = MLPDecoder(
+            image_shape=tuple(image_shape),
+            hidden=tuple(model_config.mlp_hidden),
+            likelihood=model_config.likelihood,
+        )
+    else:
+        raise ValueError(f"unknown model.encoder {kind!r}; allowed: {list(ENCODERS)}")
+    return VAE(encoder=enc, decoder=dec)

@@ -1,0 +1,184 @@
+"""The training loop: keys, checkpoints, metrics, NaN guard, progress bar, pictures.
+
+Every step's randomness comes from `fold_in(key, step)` of keys split once from the
+seed, and the state (parameters, optimiser, step) is checkpointed whole, so a run
+interrupted and resumed from any checkpoint retraces the uninterrupted run bit for bit.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from disentax import methods, viz
+from disentax.config import ConfigError
+from disentax.data.registry import get_dataset
+from disentax.train.checkpoint import Checkpointer
+from disentax.train.logging import MetricWriter, to_python
+
+# Keys that may change between an interrupted run and its resumption without changing
+# the trajectory; any other difference would silently mix two experiments.
+RESUMABLE_KEYS = {"num_steps", "log_every", "checkpoint_every", "max_checkpoints", "progress",
+                  "num_viz_images", "traversal_steps", "traversal_range"}
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Raised when a loss becomes NaN or infinite; names the step."""
+
+    def __init__(self, step: int, last_checkpoint: int | None):
+        self.step, self.last_checkpoint = step, last_checkpoint
+        where = f"last good checkpoint: step {last_checkpoint}" if last_checkpoint is not None else "no checkpoint was written"
+        super().__init__(f"loss became non-finite at step {step}; training stopped ({where})")
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _check_config(workdir: Path, config) -> None:
+    path = workdir / "config.json"
+    current = config.to_dict()
+    if path.exists():
+        saved = json.loads(path.read_text())
+        a, b = _flatten(saved), _flatten(json.loads(json.dumps(current)))
+        changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k.split(".")[0] not in RESUMABLE_KEYS)
+        if changed:
+            k = changed[0]
+            raise ConfigError(
+                f"{workdir} holds a run with config.{k}={a.get(k)!r}, not {b.get(k)!r}; "
+                "use a new --workdir or the same config to resume"
+            )
+    path.write_text(json.dumps(current, indent=2, sort_keys=True))
+
+
+def run_keys(seed: int):
+    """(init, data, step, viz) keys, split once from the seed."""
+    return jax.random.split(jax.random.PRNGKey(seed), 4)
+
+
+def train(config, workdir, *, write_pictures: bool = True) -> dict:
+    """Train `config` in `workdir`, resuming from its latest checkpoint if there is one.
+
+    Leaves `workdir/checkpoints/<step>`, `metrics.jsonl`, TensorBoard events in `tb/`,
+    `config.json`, and (at the end) `reconstructions.png` and `traversals.png`.
+    Returns {"step", "state", "metrics", "method"} of the final step.
+    """
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    _check_config(workdir, config)
+    dataset = get_dataset(config.dataset)
+    method = methods.build(config, dataset.image_shape)
+    init_key, data_key, step_key, viz_key = run_keys(config.seed)
+    batch_size, num_steps = int(config.batch_size), int(config.num_steps)
+
+    sample = jax.jit(lambda k: dataset.sample(k, batch_size)[0])
+    state = method.init_state(init_key, sample(jax.random.fold_in(data_key, 0)))
+    ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=int(config.max_checkpoints))
+    start = 0
+    if ckpt.latest_step() is not None:
+        state = ckpt.restore(state)
+        start = int(state.step)
+    last_saved = start if ckpt.latest_step() is not None else None
+    writer = MetricWriter(workdir, resume_step=start)
+    step_fn = jax.jit(method.train_step, donate_argnums=0)
+
+    pending: list[tuple[int, jax.Array]] = []  # (step, loss) not yet checked on the host
+
+    def check_pending():
+        if not pending:
+            return
+        losses = np.asarray(jax.device_get([l for _, l in pending]))
+        bad = np.flatnonzero(~np.isfinite(losses))
+        if bad.size:
+            raise NonFiniteLossError(pending[bad[0]][0], last_saved)
+        pending.clear()
+
+    def save(step):
+        nonlocal last_saved
+        check_pending()
+        ckpt.save(step, state)
+        last_saved = step
+
+    bar = None
+    if config.progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=num_steps, initial=start, desc=config.method, unit="step", mininterval=1.0, dynamic_ncols=True)
+    metrics = {}
+    step = start
+    t_last, step_last = time.perf_counter(), start
+    try:
+        while step < num_steps:
+            x = sample(jax.random.fold_in(data_key, step))
+            state, metrics = step_fn(state, x, jax.random.fold_in(step_key, step))
+            pending.append((step + 1, metrics["loss"]))
+            step += 1
+            if bar is not None:
+                bar.update(1)
+            if step % config.log_every == 0 or step == num_steps:
+                check_pending()
+                values = to_python(metrics)
+                now = time.perf_counter()
+                values["steps_per_sec"] = (step - step_last) / max(now - t_last, 1e-9)
+                t_last, step_last = now, step
+                writer.write(step, values)
+                if bar is not None:
+                    bar.set_postfix(loss=f"{values['loss']:.2f}", kl=f"{values.get('kl', math.nan):.2f}")
+            if step % config.checkpoint_every == 0:
+                save(step)
+        save(step)
+    except KeyboardInterrupt:
+        # Keep everything up to the interruption: the state is consistent between steps.
+        try:
+            save(step)
+        finally:
+            ckpt.close()
+            writer.close()
+            if bar is not None:
+                bar.close()
+        raise
+    except BaseException:
+        ckpt.close()
+        writer.close()
+        if bar is not None:
+            bar.close()
+        raise
+    ckpt.close()
+    writer.close()
+    if bar is not None:
+        bar.close()
+    if write_pictures:
+        write_run_pictures(config, workdir, method, dataset, state.params, viz_key)
+    return {"step": step, "state": state, "metrics": to_python(metrics) if metrics else {}, "method": method}
+
+
+def write_run_pictures(config, workdir, method, dataset, params, key) -> list[Path]:
+    """reconstructions.png and traversals.png (rows ordered by mean KL over a batch)."""
+    import jax.numpy as jnp
+
+    from disentax import distributions as dist
+
+    k_data, k_enc = jax.random.split(key)
+    x = dataset.sample(k_data, max(int(config.batch_size), int(config.num_viz_images)))[0]
+    recon, outputs = viz.encode_decode(method.model, params, x, k_enc, config.model.likelihood)
+    n = int(config.num_viz_images)
+    workdir = Path(workdir)
+    paths = [viz.save_reconstructions(workdir / "reconstructions.png", x[:n], recon[:n])]
+    kl_per_dim = jnp.mean(dist.gaussian_kl(outputs["mu"], outputs["logvar"]), axis=0)
+    paths.append(
+        viz.save_traversals(
+            workdir / "traversals.png", method.model, params, x[0], kl_per_dim, config.model.likelihood,
+            steps=int(config.traversal_steps), limit=float(config.traversal_range),
+        )
+    )
+    return paths

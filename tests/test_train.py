@@ -1,0 +1,122 @@
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from disentax import config as cfg
+from disentax import methods, objectives
+from disentax.train import loop
+from disentax.train.checkpoint import Checkpointer
+from disentax.train.logging import read_metrics
+
+
+def small_config(method="beta_vae", **overrides):
+    c = cfg.load_config_file(f"{method}_dsprites")
+    c.batch_size = 16
+    c.num_steps = 20
+    c.log_every = 5
+    c.checkpoint_every = 10
+    c.progress = False
+    for k, v in overrides.items():
+        node = c
+        *path, leaf = k.split(".")
+        for p in path:
+            node = node[p]
+        node[leaf] = v
+    return cfg.validate(c)
+
+
+def _leaves_equal(a, b):
+    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+    assert len(la) == len(lb)
+    return all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(la, lb))
+
+
+def test_hundred_steps_lower_the_loss(tmp_path):
+    c = small_config(num_steps=100, log_every=10, checkpoint_every=100, **{"optimizer.learning_rate": 1e-3})
+    result = loop.train(c, tmp_path, write_pictures=True)
+    records = read_metrics(tmp_path)
+    assert [r["step"] for r in records] == list(range(10, 101, 10))
+    first, last = records[0]["loss"], np.mean([r["loss"] for r in records[-2:]])
+    assert last < 0.8 * first, (first, last)
+    assert result["step"] == 100
+    for name in ("reconstructions.png", "traversals.png", "config.json"):
+        assert (tmp_path / name).exists()
+    assert list((tmp_path / "tb").iterdir()), "no TensorBoard event file"
+    assert Checkpointer(tmp_path / "checkpoints").latest_step() == 100
+
+
+def test_interrupt_and_resume_equals_uninterrupted(tmp_path, monkeypatch):
+    c = small_config(num_steps=20)
+    straight = loop.train(c, tmp_path / "straight", write_pictures=False)
+
+    # Interrupt after the metrics of step 15 are written: between checkpoints (10, 20).
+    real_write = loop.MetricWriter.write
+
+    def write_then_interrupt(self, step, metrics):
+        real_write(self, step, metrics)
+        if step == 15:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop.MetricWriter, "write", write_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        loop.train(c, tmp_path / "resumed", write_pictures=False)
+    monkeypatch.setattr(loop.MetricWriter, "write", real_write)
+    assert Checkpointer(tmp_path / "resumed" / "checkpoints").latest_step() == 15
+
+    resumed = loop.train(c, tmp_path / "resumed", write_pictures=False)
+    assert resumed["step"] == 20
+    assert _leaves_equal(straight["state"].params, resumed["state"].params)
+    assert _leaves_equal(straight["state"].opt_state, resumed["state"].opt_state)
+    a = read_metrics(tmp_path / "straight")
+    b = read_metrics(tmp_path / "resumed")
+    assert [r["step"] for r in b] == [5, 10, 15, 20]
+    assert [r["loss"] for r in a] == [r["loss"] for r in b]
+
+
+def test_resume_with_a_different_config_is_refused(tmp_path):
+    loop.train(small_config(num_steps=5, checkpoint_every=5), tmp_path, write_pictures=False)
+    with pytest.raises(cfg.ConfigError, match="config.beta"):
+        loop.train(small_config(num_steps=10, beta=8.0), tmp_path, write_pictures=False)
+    # Changing only the length is a resumption.
+    assert loop.train(small_config(num_steps=10), tmp_path, write_pictures=False)["step"] == 10
+
+
+def test_nan_loss_stops_with_step_and_keeps_last_good_checkpoint(tmp_path):
+    @methods.register("nan_after_7_for_test")
+    def _nan(config):
+        def objective(x, o, step):
+            loss, aux = objectives.elbo(x, o["out"], o["mu"], o["logvar"])
+            return jnp.where(step >= 7, jnp.nan, loss), aux
+
+        return objective
+
+    c = small_config(num_steps=20, checkpoint_every=5, log_every=100)
+    c.method = "nan_after_7_for_test"
+    with pytest.raises(loop.NonFiniteLossError, match="step 8") as info:
+        loop.train(c, tmp_path, write_pictures=False)
+    assert info.value.step == 8 and info.value.last_checkpoint == 5
+    ckpt = Checkpointer(tmp_path / "checkpoints")
+    assert ckpt.all_steps() == [5]
+    state = methods.build(c, (64, 64, 1)).init_state(jax.random.PRNGKey(0), jnp.zeros((16, 64, 64, 1)))
+    restored = ckpt.restore(state)
+    assert int(restored.step) == 5
+    assert all(np.all(np.isfinite(np.asarray(l))) for l in jax.tree.leaves(restored.params))
+
+
+def test_same_seed_same_parameters_different_seed_differs(tmp_path):
+    a = loop.train(small_config(num_steps=3, checkpoint_every=3), tmp_path / "a", write_pictures=False)
+    b = loop.train(small_config(num_steps=3, checkpoint_every=3), tmp_path / "b", write_pictures=False)
+    c = loop.train(small_config(num_steps=3, checkpoint_every=3, seed=1), tmp_path / "c", write_pictures=False)
+    assert _leaves_equal(a["state"].params, b["state"].params)
+    assert not _leaves_equal(a["state"].params, c["state"].params)
+
+
+@pytest.mark.parametrize("method", ["vae", "annealed_vae"])
+def test_other_configs_train_without_nan(tmp_path, method):
+    result = loop.train(small_config(method, num_steps=10, checkpoint_every=10), tmp_path, write_pictures=False)
+    assert np.isfinite(result["metrics"]["loss"])
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["method"] == method
