@@ -85,7 +85,7 @@ def test_resume_with_a_different_config_is_refused(tmp_path):
 
 
 def test_nan_loss_stops_with_step_and_keeps_last_good_checkpoint(tmp_path):
-    @methods.register("nan_after_7_for_test")
+    @methods.register_objective("nan_after_7_for_test")
     def _nan(config):
         def objective(x, o, step):
             loss, aux = objectives.elbo(x, o["out"], o["mu"], o["logvar"])

@@ -81,7 +81,7 @@ def train(config, workdir, *, write_pictures: bool = True) -> dict:
     init_key, data_key, step_key, viz_key = run_keys(config.seed)
     batch_size, num_steps = int(config.batch_size), int(config.num_steps)
 
-    sample = jax.jit(lambda k: dataset.sample(k, batch_size)[0])
+    sample = jax.jit(lambda k: method.sample_batch(dataset, k, batch_size))
     state = method.init_state(init_key, sample(jax.random.fold_in(data_key, 0)))
     ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=int(config.max_checkpoints))
     start = 0
@@ -119,8 +119,8 @@ def train(config, workdir, *, write_pictures: bool = True) -> dict:
     t_last, step_last = time.perf_counter(), start
     try:
         while step < num_steps:
-            x = sample(jax.random.fold_in(data_key, step))
-            state, metrics = step_fn(state, x, jax.random.fold_in(step_key, step))
+            batch = sample(jax.random.fold_in(data_key, step))
+            state, metrics = step_fn(state, batch, jax.random.fold_in(step_key, step))
             pending.append((step + 1, metrics["loss"]))
             step += 1
             if bar is not None:
@@ -158,12 +158,13 @@ def train(config, workdir, *, write_pictures: bool = True) -> dict:
     if bar is not None:
         bar.close()
     if write_pictures:
-        write_run_pictures(config, workdir, method, dataset, state.params, viz_key)
+        draw = method.write_pictures or write_run_pictures
+        draw(config, workdir, method, dataset, state.params, viz_key)
     return {"step": step, "state": state, "metrics": to_python(metrics) if metrics else {}, "method": method}
 
 
 def write_run_pictures(config, workdir, method, dataset, params, key) -> list[Path]:
-    """reconstructions.png and traversals.png (rows ordered by mean KL over a batch)."""
+    """reconstructions.png and traversals.png (rows ordered by mean KL over a batch), for VAE methods."""
     import jax.numpy as jnp
 
     from disentax import distributions as dist
