@@ -11,6 +11,11 @@ CONFIG is a file path (configs/beta_vae_dsprites.py) or a bare name (beta_vae_ds
 Overrides: --config.beta=8 --config.model.latent_dim=6 --config.num_steps=2000"""
 
 
+def _interrupt(signum, frame):
+    """SIGTERM behaves like Ctrl-C, so a killed run saves its checkpoint before exiting."""
+    raise KeyboardInterrupt
+
+
 def _split_overrides(argv):
     rest, overrides = [], []
     for a in argv:
@@ -27,8 +32,7 @@ def _cmd_train(args, overrides) -> int:
     except cfg.ConfigError as e:
         print(f"disentax: error: {e}", file=sys.stderr)
         return 2
-    # Let `kill` interrupt like Ctrl-C so the loop saves a checkpoint before exiting.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         result = train(config, args.workdir)
     except cfg.ConfigError as e:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import chex
 import jax.numpy as jnp
 
 from disentax import distributions as dist
@@ -53,6 +54,8 @@ def reconstruction_mean(out, likelihood: str = "bernoulli"):
 
 
 def _kl_terms(mu, logvar):
+    chex.assert_rank(mu, 2)
+    chex.assert_equal_shape([mu, logvar])
     kl_per_dim = dist.gaussian_kl(mu, logvar)  # [B, D]
     return kl_per_dim.sum(-1), kl_per_dim.mean(0)
 
