@@ -19,6 +19,33 @@ def _dsprites():
     return DSprites()
 
 
+# Real datasets through tensorflow-datasets (extra: pip install 'disentax[tfds]'), read from
+# $TFDS_DATA_DIR (default ~/tensorflow_datasets). Ground-truth grids first, then image sets
+# (their train split).
+def _tfds_ground_truth(name):
+    def factory():
+        from disentax.data.tfds import GROUND_TRUTH
+
+        return GROUND_TRUTH[name]()
+
+    return factory
+
+
+def _tfds_images(name):
+    def factory():
+        from disentax.data.tfds import TFDSImages
+
+        return TFDSImages(name, "train")
+
+    return factory
+
+
+for _name in ("dsprites_tfds", "shapes3d", "smallnorb"):
+    register(_name)(_tfds_ground_truth(_name))
+for _name in ("mnist", "fashion_mnist", "svhn_cropped", "cifar10", "celeb_a"):
+    register(_name)(_tfds_images(_name))
+
+
 def available() -> list[str]:
     return sorted(_FACTORIES)
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from disentax import methods, viz
 from disentax.config import ConfigError
+from disentax.data.host_pipeline import make_batch_source
 from disentax.data.registry import get_dataset
 from disentax.train.checkpoint import Checkpointer
 from disentax.train.logging import MetricWriter, to_python
@@ -81,8 +82,8 @@ def train(config, workdir, *, write_pictures: bool = True) -> dict:
     init_key, data_key, step_key, viz_key = run_keys(config.seed)
     batch_size, num_steps = int(config.batch_size), int(config.num_steps)
 
-    sample = jax.jit(lambda k: method.sample_batch(dataset, k, batch_size))
-    state = method.init_state(init_key, sample(jax.random.fold_in(data_key, 0)))
+    batches = make_batch_source(method, dataset, data_key, batch_size)  # batches(step), pure in (seed, step)
+    state = method.init_state(init_key, batches(0))
     ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=int(config.max_checkpoints))
     start = 0
     if ckpt.latest_step() is not None:
@@ -119,7 +120,7 @@ def train(config, workdir, *, write_pictures: bool = True) -> dict:
     t_last, step_last = time.perf_counter(), start
     try:
         while step < num_steps:
-            batch = sample(jax.random.fold_in(data_key, step))
+            batch = batches(step)
             state, metrics = step_fn(state, batch, jax.random.fold_in(step_key, step))
             pending.append((step + 1, metrics["loss"]))
             step += 1
@@ -142,17 +143,20 @@ def train(config, workdir, *, write_pictures: bool = True) -> dict:
         try:
             save(step)
         finally:
+            batches.close()
             ckpt.close()
             writer.close()
             if bar is not None:
                 bar.close()
         raise
     except BaseException:
+        batches.close()
         ckpt.close()
         writer.close()
         if bar is not None:
             bar.close()
         raise
+    batches.close()
     ckpt.close()
     writer.close()
     if bar is not None:

@@ -1,0 +1,126 @@
+"""Batches for the training loop: made on device, or read on the host and prefetched.
+
+The loop asks for the batch of step ``s`` with ``source(s)``. Both kinds of
+source compute it as ``method.sample_batch(dataset, fold_in(data_key, s), B)``,
+so the batch is a pure function of ``(seed, s)`` and an interrupted run resumes
+on exactly the batches it would have seen.
+
+* Procedural datasets (rendered by jax): the sampler is jitted and runs on device.
+* Host datasets (``dataset.on_host``, e.g. TFDS): the same call runs eagerly in a
+  background thread that stays ``prefetch`` steps ahead and moves each batch to
+  the device with ``jax.device_put``, so decoding overlaps the training step.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any, Callable
+
+import jax
+
+__all__ = ["DeviceBatches", "PrefetchBatches", "make_batch_source"]
+
+
+class DeviceBatches:
+    """``source(step)`` -> jitted on-device ``method.sample_batch`` at ``fold_in(data_key, step)``."""
+
+    def __init__(self, make: Callable[[jax.Array], Any], data_key: jax.Array):
+        self._make = jax.jit(make)
+        self._key = data_key
+
+    def __call__(self, step: int):
+        return self._make(jax.random.fold_in(self._key, step))
+
+    def close(self) -> None:
+        pass
+
+
+class PrefetchBatches:
+    """``source(step)`` for host-made batches, prefetched by one background thread.
+
+    The producer computes ``make(step)`` for consecutive steps starting after the
+    last one asked for and keeps up to ``prefetch`` of them, already on the device
+    (or placed with ``sharding`` if given). Asking for any other step than the
+    next one (a restart, a jump) computes it directly and restarts the producer
+    after it, so results never depend on timing. Errors in the producer are
+    raised by the call that would have received its batch.
+    """
+
+    def __init__(self, make: Callable[[int], Any], *, prefetch: int = 2, sharding: Any = None):
+        if prefetch < 1:
+            raise ValueError(f"prefetch must be >= 1, got {prefetch}")
+        self._make, self._prefetch, self._sharding = make, int(prefetch), sharding
+        self._thread: threading.Thread | None = None
+        self._stop: threading.Event | None = None
+        self._queue: queue.Queue | None = None
+        self._next: int | None = None
+
+    def _put(self, batch):
+        if self._sharding is not None:
+            return jax.device_put(batch, self._sharding)
+        return jax.device_put(batch)
+
+    def _start(self, first: int) -> None:
+        self.close()
+        stop, q = threading.Event(), queue.Queue(maxsize=self._prefetch)
+
+        def produce():
+            step = first
+            while not stop.is_set():
+                try:
+                    item = (step, self._put(self._make(step)), None)
+                except BaseException as error:  # handed to the consumer, then stop
+                    item = (step, None, error)
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if item[2] is not None:
+                    return
+                step += 1
+
+        self._stop, self._queue, self._next = stop, q, first
+        self._thread = threading.Thread(target=produce, name="disentax-prefetch", daemon=True)
+        self._thread.start()
+
+    def __call__(self, step: int):
+        step = int(step)
+        if self._thread is not None and step == self._next:
+            got, batch, error = self._queue.get()
+            if error is not None:
+                self.close()
+                raise error
+            assert got == step  # the producer runs strictly in order
+            self._next = step + 1
+            return batch
+        batch = self._put(self._make(step))
+        self._start(step + 1)
+        return batch
+
+    def close(self) -> None:
+        """Stop the producer thread (idempotent)."""
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+        self._thread = self._stop = self._queue = self._next = None
+
+
+def make_batch_source(method, dataset, data_key: jax.Array, batch_size: int, *,
+                      prefetch: int = 2, sharding: Any = None):
+    """The loop's ``source(step) -> batch`` and ``source.close()`` for ``dataset``.
+
+    ``batch(step) = method.sample_batch(dataset, fold_in(data_key, step), batch_size)``,
+    jitted on device for procedural datasets, prefetched from the host for
+    datasets with ``on_host = True``.
+    """
+    batch_size = int(batch_size)
+    if not getattr(dataset, "on_host", False):
+        return DeviceBatches(lambda k: method.sample_batch(dataset, k, batch_size), data_key)
+
+    def make(step: int):
+        return method.sample_batch(dataset, jax.random.fold_in(data_key, step), batch_size)
+
+    return PrefetchBatches(make, prefetch=prefetch, sharding=sharding)
