@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -e ".[tfds,test]"
-python3 -m pytest tests/tfds -q
+python3 -m pytest tests/tfds -q -o addopts="-ra"
