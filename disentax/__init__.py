@@ -2,7 +2,7 @@
 
     from disentax import objectives, estimators, distributions
 """
-from disentax import distributions, objectives  # noqa: F401
+from disentax import distributions, estimators, objectives  # noqa: F401
 
 __version__ = "0.1.0"
-__all__ = ["distributions", "objectives", "__version__"]
+__all__ = ["distributions", "estimators", "objectives", "__version__"]

@@ -104,7 +104,15 @@ def vae_representation(model: VAE):
 
 
 def build_vae_method(config, image_shape: Sequence[int], objective: Callable, diagnostics: Callable | None = None) -> Method:
-    """A single-network VAE method from an objective(x, outputs, step)."""
+    """A single-network VAE method from an objective(x, outputs, step).
+
+    Unless `diagnostics` is given, every step also logs the ELBO decomposition (mutual_info,
+    total_correlation, dimwise_kl; see methods.total_correlation.decomposition_diagnostics).
+    """
+    if diagnostics is None:
+        from disentax.methods.total_correlation import decomposition_diagnostics
+
+        diagnostics = decomposition_diagnostics(config)
     model = build_vae(config.model, image_shape)
     tx = make_optimizer(config.optimizer)
     return Method(
@@ -129,4 +137,4 @@ def build(config, image_shape: Sequence[int]) -> Method:
 
 # Method families register themselves on import.
 from disentax.methods import vae_family  # noqa: E402,F401
-
+from disentax.methods import total_correlation  # noqa: E402,F401

@@ -8,9 +8,15 @@ from disentax.objectives.elbo import (
     reconstruction_log_likelihood,
     reconstruction_mean,
 )
+from disentax.objectives.dip import covariance_penalty, dip_vae
+from disentax.objectives.total_correlation import beta_tcvae, hfvae
 
 __all__ = [
     "LIKELIHOODS",
+    "beta_tcvae",
+    "covariance_penalty",
+    "dip_vae",
+    "hfvae",
     "annealed_vae",
     "beta_vae",
     "capacity",
