@@ -19,6 +19,13 @@ def _dsprites():
     return DSprites()
 
 
+@register("digits")
+def _digits():
+    from disentax.data.digits import Digits
+
+    return Digits("train")
+
+
 def available() -> list[str]:
     return sorted(_FACTORIES)
 
