@@ -123,8 +123,8 @@ def _semi_supervised_pictures(config, workdir, method, dataset, params, key):
     from disentax import viz
 
     n = int(config.num_viz_images)
-    x = dataset.sample(key, n)[0]
-    imgs = np.asarray(analogy_images(method.model, params, x, config.model.likelihood))
+    model, lik = method.model, config.model.likelihood
+    imgs = np.asarray(jax.jit(lambda p, k: analogy_images(model, p, dataset.sample(k, n)[0], lik))(params, key))
     path = Path(workdir) / "analogies.png"
     viz.image_grid([list(r) for r in imgs]).save(path)
     recon = Path(workdir) / "reconstructions.png"
@@ -201,23 +201,31 @@ def _decode_mean(model, params, c, s, likelihood):
 
 
 def swapping_images(model, params, x, segment_ids, num_groups: int, likelihood: str):
-    """Swapping grid (seed 004 Fig. 4) for `num_groups` groups whose first members are the shown images.
+    """Swapping (seed 004 Fig. 4) for `num_groups` groups, each shown by its first member.
 
-    Row 0: inputs; row 1: reconstructions (own style, own group content); then row i: input i,
-    its reconstruction, and decode(c_{G_j}, s_i) for every column j — a row holds a style fixed,
-    a column a content. Codes are posterior means. Returns [G + 2][G + 2] images (blank corner).
+    Returns (inputs [G], reconstructions [G] (own style, own group content), swaps [G, G]) with
+    swaps[i, j] = decode(c_{G_j}, s_i): a row holds a style fixed, a column a content. Codes are
+    posterior means; jit-able (`segment_ids` may be traced).
     """
+    segment_ids = jnp.asarray(segment_ids)
     (mu_s, _), (mu_g, _) = group_codes(model, params, x, segment_ids, num_groups)
-    first = np.asarray([int(np.flatnonzero(np.asarray(segment_ids) == g)[0]) for g in range(num_groups)])
+    first = jax.ops.segment_min(jnp.arange(x.shape[0]), segment_ids, num_segments=num_groups)
     xs, ss = x[first], mu_s[first]
     recon = _decode_mean(model, params, mu_g, ss, likelihood)
     c = jnp.tile(mu_g, (num_groups, 1))
     s = jnp.repeat(ss, num_groups, 0)
-    swaps = np.asarray(_decode_mean(model, params, c, s, likelihood)).reshape(num_groups, num_groups, *x.shape[1:])
-    blank = np.full(x.shape[1:], 0.5, np.float32)
-    rows = [[blank, blank] + list(np.asarray(xs)), [blank, blank] + list(np.asarray(recon))]
-    for i in range(num_groups):
-        rows.append([np.asarray(xs[i]), np.asarray(recon[i])] + list(swaps[i]))
+    swaps = _decode_mean(model, params, c, s, likelihood).reshape(num_groups, num_groups, *x.shape[1:])
+    return xs, recon, swaps
+
+
+def swapping_grid(xs, recon, swaps):
+    """Rows for `viz.image_grid`: row 0 inputs, row 1 reconstructions, then per style i: input i,
+    its reconstruction, and the swaps (blank grey corner)."""
+    xs, recon, swaps = np.asarray(xs), np.asarray(recon), np.asarray(swaps)
+    blank = np.full(xs.shape[1:], 0.5, np.float32)
+    rows = [[blank, blank] + list(xs), [blank, blank] + list(recon)]
+    for i in range(xs.shape[0]):
+        rows.append([xs[i], recon[i]] + list(swaps[i]))
     return rows
 
 
@@ -229,7 +237,7 @@ def interpolation_images(model, params, x_a, x_b, likelihood: str, steps: int = 
     s = (1 - t) * mu_s[0] + t * mu_s[1]
     c = (1 - t) * mu_c[0] + t * mu_c[1]
     imgs = _decode_mean(model, params, jnp.tile(c, (steps, 1)), jnp.repeat(s, steps, 0), likelihood)
-    return np.asarray(imgs).reshape(steps, steps, *x_a.shape)
+    return imgs.reshape(steps, steps, *x_a.shape)
 
 
 def generation_images(model, params, key, x, segment_ids, num_groups: int, num_styles: int, likelihood: str):
@@ -239,7 +247,7 @@ def generation_images(model, params, key, x, segment_ids, num_groups: int, num_s
     s = jax.random.normal(key, (num_styles, model.style_dim))
     c = jnp.repeat(mu_g, num_styles, 0)
     imgs = _decode_mean(model, params, c, jnp.tile(s, (num_groups, 1)), likelihood)
-    return np.asarray(imgs).reshape(num_groups, num_styles, *x.shape[1:])
+    return imgs.reshape(num_groups, num_styles, *x.shape[1:])
 
 
 def accumulation_images(model, params, x, segment_ids, num_groups: int, likelihood: str):
@@ -250,7 +258,7 @@ def accumulation_images(model, params, x, segment_ids, num_groups: int, likeliho
     _, (mu_g, _) = group_codes(model, params, x, segment_ids, num_groups)
     r1 = _decode_mean(model, params, mu_1, mu_s, likelihood)
     r2 = _decode_mean(model, params, mu_g[jnp.asarray(segment_ids)], mu_s, likelihood)
-    return np.stack([np.asarray(x), np.asarray(r1), np.asarray(r2)], 1)
+    return jnp.stack([x, r1, r2], 1)
 
 
 def _ml_vae_pictures(config, workdir, method, dataset, params, key):
@@ -259,24 +267,27 @@ def _ml_vae_pictures(config, workdir, method, dataset, params, key):
 
     workdir = Path(workdir)
     model, lik = method.model, config.model.likelihood
-    n = max(2, min(int(config.num_viz_images), 10))
+    n = max(4, min(int(config.num_viz_images), 10))
     k = max(1, int(config.get("viz_group_size", 5)))
-    k_batch, k_gen, k_pair = jax.random.split(key, 3)
-    batch = group_batch_sampler(config.group_factor, k)(dataset, k_batch, n * k)
-    x, seg = batch["x"], np.asarray(batch["segment_ids"])
-    paths = []
-    rows = swapping_images(model, params, x, seg, n, lik)
-    viz.image_grid(rows).save(workdir / "swapping.png")
-    paths.append(workdir / "swapping.png")
-    interp = interpolation_images(model, params, x[0], x[k], lik)
-    viz.image_grid([list(r) for r in interp]).save(workdir / "interpolation.png")
-    paths.append(workdir / "interpolation.png")
-    gen = generation_images(model, params, k_gen, x, seg, n, 8, lik)
-    members = np.asarray(x).reshape(n, k, *x.shape[1:])
-    viz.image_grid([list(members[g]) + list(gen[g]) for g in range(n)]).save(workdir / "generation.png")
-    paths.append(workdir / "generation.png")
-    acc = accumulation_images(model, params, x[: 4 * k], seg[: 4 * k], 4, lik) if n >= 4 else None
-    if acc is not None:
-        viz.image_grid([list(r) for r in acc]).save(workdir / "accumulation.png")
-        paths.append(workdir / "accumulation.png")
+    k_batch, k_gen = jax.random.split(key)
+
+    @jax.jit  # one compilation for all pictures instead of op-by-op dispatch
+    def arrays(params, k_batch, k_gen):
+        batch = group_batch_sampler(config.group_factor, k)(dataset, k_batch, n * k)
+        x, seg = batch["x"], batch["segment_ids"]
+        return {
+            "x": x,
+            "swap": swapping_images(model, params, x, seg, n, lik),
+            "interp": interpolation_images(model, params, x[0], x[k], lik),
+            "gen": generation_images(model, params, k_gen, x, seg, n, 8, lik),
+            "acc": accumulation_images(model, params, x[: 4 * k], seg[: 4 * k], 4, lik),
+        }
+
+    a = jax.tree.map(np.asarray, arrays(params, k_batch, k_gen))
+    paths = [workdir / f"{name}.png" for name in ("swapping", "interpolation", "generation", "accumulation")]
+    viz.image_grid(swapping_grid(*a["swap"])).save(paths[0])
+    viz.image_grid([list(r) for r in a["interp"]]).save(paths[1])
+    members = a["x"].reshape(n, k, *a["x"].shape[1:])
+    viz.image_grid([list(members[g]) + list(a["gen"][g]) for g in range(n)]).save(paths[2])
+    viz.image_grid([list(r) for r in a["acc"]]).save(paths[3])
     return paths

@@ -8,6 +8,8 @@ from disentax.objectives.elbo import (
     reconstruction_log_likelihood,
     reconstruction_mean,
 )
+from disentax.objectives.grouped import ml_vae, product_of_gaussians
+from disentax.objectives.semi_supervised import semi_supervised, supervised_objective, unsupervised_objective
 
 __all__ = [
     "LIKELIHOODS",
@@ -15,6 +17,11 @@ __all__ = [
     "beta_vae",
     "capacity",
     "elbo",
+    "ml_vae",
+    "product_of_gaussians",
+    "semi_supervised",
+    "supervised_objective",
+    "unsupervised_objective",
     "reconstruction_log_likelihood",
     "reconstruction_mean",
 ]
