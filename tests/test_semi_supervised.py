@@ -132,7 +132,7 @@ def test_flag_selects_the_objective_with_finite_gradients_either_way():
     def loss(p, flag, lab):
         logits, mu, logvar, out = _forward(p, jnp.asarray(x, jnp.float32), jnp.asarray(labels), jnp.asarray(eps, jnp.float32))
         log_y = dist.concrete_sample_log(jax.random.PRNGKey(1), logits, 0.1)
-        return ss.semi_supervised(xr, out, mu, logvar, logits, lab, flag, estimator="concrete", log_y=log_y,
+        return ss.semi_supervised_vae(xr, out, mu, logvar, logits, lab, flag, estimator="concrete", log_y=log_y,
                                   temperature=0.1, alpha=1.0)
 
     f = jax.jit(jax.value_and_grad(loss, has_aux=True))

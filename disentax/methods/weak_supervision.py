@@ -83,7 +83,7 @@ def build_semi_supervised(config, image_shape, dataset=None) -> Method:
 
     def loss_fn(params, batch, key):
         o = model.apply({"params": params}, batch["x"], key, batch["labels"], batch["supervised"])
-        return ss_obj.semi_supervised(batch["x"], o["out"], o["mu"], o["logvar"], o["y_logits"], batch["labels"],
+        return ss_obj.semi_supervised_vae(batch["x"], o["out"], o["mu"], o["logvar"], o["y_logits"], batch["labels"],
                                       batch["supervised"], estimator=estimator, log_y=o["log_y"],
                                       temperature=temperature, alpha=alpha, likelihood=likelihood)
 

@@ -9,7 +9,7 @@ from disentax.objectives.elbo import (
     reconstruction_mean,
 )
 from disentax.objectives.grouped import ml_vae, product_of_gaussians
-from disentax.objectives.semi_supervised import semi_supervised, supervised_objective, unsupervised_objective
+from disentax.objectives.semi_supervised import semi_supervised_vae, supervised_objective, unsupervised_objective
 
 __all__ = [
     "LIKELIHOODS",
@@ -19,7 +19,7 @@ __all__ = [
     "elbo",
     "ml_vae",
     "product_of_gaussians",
-    "semi_supervised",
+    "semi_supervised_vae",
     "supervised_objective",
     "unsupervised_objective",
     "reconstruction_log_likelihood",

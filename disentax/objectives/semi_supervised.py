@@ -46,7 +46,7 @@ __all__ = [
     "conditional_elbo",
     "supervised_objective",
     "unsupervised_objective",
-    "semi_supervised",
+    "semi_supervised_vae",
 ]
 
 ESTIMATORS = ("plugin", "concrete")
@@ -141,7 +141,7 @@ def unsupervised_objective(x, out, mu, logvar, y_logits, *, estimator: str = "pl
     return loss, aux
 
 
-def semi_supervised(x, out, mu, logvar, y_logits, labels, supervised, *, estimator: str = "plugin", log_y=None,
+def semi_supervised_vae(x, out, mu, logvar, y_logits, labels, supervised, *, estimator: str = "plugin", log_y=None,
                     temperature: float = 0.67, alpha: float = 0.0, likelihood: str = "bernoulli", prior_logits=None):
     """Eq. 4 if the (scalar, traced) `supervised` flag is set, else Eq. 2: one jit-able objective.
 
