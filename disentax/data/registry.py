@@ -44,6 +44,11 @@ for _name in ("dsprites_tfds", "shapes3d", "smallnorb"):
     register(_name)(_tfds_ground_truth(_name))
 for _name in ("mnist", "fashion_mnist", "svhn_cropped", "cifar10", "celeb_a"):
     register(_name)(_tfds_images(_name))
+@register("digits")
+def _digits():
+    from disentax.data.digits import Digits
+
+    return Digits("train")
 
 
 def available() -> list[str]:

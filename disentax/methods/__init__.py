@@ -138,3 +138,4 @@ def build(config, image_shape: Sequence[int]) -> Method:
 # Method families register themselves on import.
 from disentax.methods import vae_family  # noqa: E402,F401
 from disentax.methods import total_correlation  # noqa: E402,F401
+from disentax.methods import weak_supervision  # noqa: E402,F401

@@ -10,6 +10,8 @@ from disentax.objectives.elbo import (
 )
 from disentax.objectives.dip import covariance_penalty, dip_vae
 from disentax.objectives.total_correlation import beta_tcvae, hfvae
+from disentax.objectives.grouped import ml_vae, product_of_gaussians
+from disentax.objectives.semi_supervised import semi_supervised_vae, supervised_objective, unsupervised_objective
 
 __all__ = [
     "LIKELIHOODS",
@@ -21,6 +23,11 @@ __all__ = [
     "beta_vae",
     "capacity",
     "elbo",
+    "ml_vae",
+    "product_of_gaussians",
+    "semi_supervised_vae",
+    "supervised_objective",
+    "unsupervised_objective",
     "reconstruction_log_likelihood",
     "reconstruction_mean",
 ]

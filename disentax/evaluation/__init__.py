@@ -1,0 +1,1 @@
+"""Evaluations that go beyond the disentanglement metrics (e.g. the weak-supervision protocols)."""

@@ -1,0 +1,138 @@
+"""Evaluations of the weak-supervision methods.
+
+- `classification_error`: error of q(y|x) on held-out data (seed 002 Fig. 5 reports it against the
+  labelled-set size l and the supervision rate r); `semi_supervised_sweep` trains one model per
+  (l, r, seed) and tabulates it.
+- `content_style_accuracy`: seed 004 Fig. 7. A classifier of the grouping factor is trained once
+  on content codes (accumulated over K training images per class, strategy 2) and once on style
+  codes, and tested on codes of held-out images accumulated over k ≤ K images per class; reports
+  accuracy and the cross-entropy bound on H(y | code) in bits (Eq. 8) as a function of k. The
+  same function scores a plain VAE's full code accumulated by the same product of Gaussians.
+
+The classifier is scikit-learn's multinomial logistic regression (the seed used a small neural
+network; any probabilistic classifier gives the Eq. 8 bound).
+"""
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from disentax.data.groups import chunk_by_label
+from disentax.objectives.grouped import product_of_gaussians
+
+__all__ = [
+    "classification_error",
+    "semi_supervised_sweep",
+    "accumulated_means",
+    "ml_vae_encoder",
+    "vae_encoder",
+    "content_style_accuracy",
+]
+
+
+def _batched(fn, x, batch_size: int = 512):
+    outs = [fn(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)]
+    return jax.tree.map(lambda *a: np.concatenate([np.asarray(b) for b in a]), *outs)
+
+
+def classification_error(model, params, images, labels, batch_size: int = 512) -> float:
+    """Fraction of `images` whose most probable class under q(y|x) differs from `labels`."""
+    classify = jax.jit(lambda x: model.apply({"params": params}, x, method=model.classify))
+    logits = _batched(classify, jnp.asarray(images), batch_size)
+    return float(np.mean(np.argmax(logits, -1) != np.asarray(labels).reshape(-1)))
+
+
+def semi_supervised_sweep(config, labels_per_class: Sequence[int], rates: Sequence[float], seeds: Iterable[int],
+                          test_images, test_labels, workdir=None) -> list[dict]:
+    """Seed 002 Fig. 5 protocol: for each (l, r, seed) train `config` and measure the test error.
+
+    Returns rows {"labels_per_class", "supervision_rate", "seed", "error"}. Runs go to
+    `workdir/l{l}_r{r}_s{seed}` (a temporary folder when None).
+    """
+    from disentax.config import validate
+    from disentax.train.loop import train
+
+    rows = []
+    tmp = tempfile.TemporaryDirectory() if workdir is None else None
+    base = Path(tmp.name if tmp else workdir)
+    try:
+        for l in labels_per_class:
+            for r in rates:
+                for seed in seeds:
+                    c = config.copy_and_resolve_references()
+                    c.labels_per_class, c.supervision_rate, c.seed, c.labelled_seed = int(l), float(r), int(seed), int(seed)
+                    c.progress = False
+                    validate(c)
+                    out = train(c, base / f"l{l}_r{r}_s{seed}", write_pictures=False)
+                    err = classification_error(out["method"].model, out["state"].params, test_images, test_labels)
+                    rows.append({"labels_per_class": int(l), "supervision_rate": float(r), "seed": int(seed), "error": err})
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    return rows
+
+
+def accumulated_means(encode: Callable, images, labels, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Per image, the mean of the product of Gaussians over its group: each label's images cut
+    into groups of `k` (strategy 2; k = 1 is strategy 1). `encode(x) -> (mu, logvar)`. Returns [N, D]."""
+    mu, logvar = _batched(lambda x: encode(x), jnp.asarray(images))
+    seg, g = chunk_by_label(labels, k, rng)
+    mu_g, _ = product_of_gaussians(jnp.asarray(mu), jnp.asarray(logvar), jnp.asarray(seg), g)
+    return np.asarray(mu_g)[seg]
+
+
+def ml_vae_encoder(model, params):
+    """(content encode, style encode) functions x -> (mu, logvar) of a trained ML-VAE."""
+    enc = jax.jit(lambda x: model.apply({"params": params}, x, method=model.encode))
+    return (lambda x: enc(x)[2:]), (lambda x: enc(x)[:2])
+
+
+def vae_encoder(model, params):
+    """x -> (mu, logvar) of a plain VAE (`disentax.models.VAE`)."""
+    return jax.jit(lambda x: model.apply({"params": params}, x, method=model.encode))
+
+
+def _fit_score(train_f, train_y, test_f, test_y):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(train_f)
+    clf = LogisticRegression(max_iter=2000).fit(scaler.transform(train_f), train_y)
+    proba = clf.predict_proba(scaler.transform(test_f))
+    cols = {c: i for i, c in enumerate(clf.classes_)}
+    p_true = np.array([proba[n, cols[y]] if y in cols else 0.0 for n, y in enumerate(test_y)])
+    acc = float(np.mean(clf.classes_[np.argmax(proba, 1)] == test_y))
+    bits = float(-np.mean(np.log(np.clip(p_true, 1e-12, 1.0))) / math.log(2.0))
+    return acc, bits
+
+
+def content_style_accuracy(encoders: dict, train_images, train_labels, test_images, test_labels,
+                           ks: Sequence[int] = (1, 2, 3, 5, 10), train_k: int = 10, seed: int = 0,
+                           accumulate: dict | None = None) -> list[dict]:
+    """Seed 004 Fig. 7: accuracy and H(y|code) bound (bits) of a classifier per code and per k.
+
+    Args:
+      encoders: name -> encode(x) -> (mu, logvar), e.g. {"content": ..., "style": ..., "vae": ...}.
+      accumulate: name -> bool, whether that code is accumulated over groups (default: all but
+        "style", which is per observation and so constant in k).
+      train_k: K, the group size used to build the classifier's training features.
+    Returns rows {"code", "k", "accuracy", "cond_entropy_bits"}.
+    """
+    accumulate = accumulate or {}
+    train_labels, test_labels = np.asarray(train_labels).reshape(-1), np.asarray(test_labels).reshape(-1)
+    rows = []
+    for name, encode in encoders.items():
+        acc_on = accumulate.get(name, name != "style")
+        rng = np.random.default_rng(seed)
+        train_f = accumulated_means(encode, train_images, train_labels, train_k if acc_on else 1, rng)
+        for k in ks:
+            test_f = accumulated_means(encode, test_images, test_labels, k if acc_on else 1, np.random.default_rng(seed + k))
+            acc, bits = _fit_score(train_f, train_labels, test_f, test_labels)
+            rows.append({"code": name, "k": int(k), "accuracy": acc, "cond_entropy_bits": bits})
+    return rows
