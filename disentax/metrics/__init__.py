@@ -1,0 +1,49 @@
+"""Disentanglement metrics: arrays (or a representation function and a dataset) in, floats out.
+
+Array metrics take codes ``[N, D]`` and integer factors ``[N, K]``: :func:`mig`, :func:`dci`,
+:func:`sap`, :func:`modularity_explicitness`, :func:`clustering_accuracy`. Sampling metrics take
+``(key, representation_fn, dataset)`` with a :class:`~disentax.data.GroundTruthDataset`:
+:func:`beta_vae_score`, :func:`factor_vae_score`, and the ``*_score`` wrappers that run the array
+metrics at disentanglement_lib's protocol. :func:`mig_exact` and
+:func:`mutual_information_per_dim` use the encoder's full Gaussian posterior. A metric that
+cannot apply to a dataset raises :class:`NotApplicable`.
+"""
+from disentax.metrics.beta_vae import beta_vae_score
+from disentax.metrics.clustering import clustering_accuracy
+from disentax.metrics.dci import IMPORTANCE_MODELS, dci, dci_from_importance, dci_score, importance_matrix
+from disentax.metrics.factor_vae import factor_vae_score
+from disentax.metrics.information import aggregate_entropy, encode_dataset, mutual_information_per_dim
+from disentax.metrics.mig import mig, mig_exact, mig_score
+from disentax.metrics.modularity import modularity, modularity_explicitness, modularity_explicitness_score
+from disentax.metrics.sap import sap, sap_score
+from disentax.metrics.suite import ALL_METRICS, DEFAULT_METRICS, evaluate
+from disentax.metrics.utils import NotApplicable, discrete_mutual_info, histogram_discretize, sample_codes
+
+__all__ = [
+    "ALL_METRICS",
+    "DEFAULT_METRICS",
+    "IMPORTANCE_MODELS",
+    "NotApplicable",
+    "aggregate_entropy",
+    "beta_vae_score",
+    "clustering_accuracy",
+    "dci",
+    "dci_from_importance",
+    "dci_score",
+    "discrete_mutual_info",
+    "encode_dataset",
+    "evaluate",
+    "factor_vae_score",
+    "histogram_discretize",
+    "importance_matrix",
+    "mig",
+    "mig_exact",
+    "mig_score",
+    "modularity",
+    "modularity_explicitness",
+    "modularity_explicitness_score",
+    "mutual_information_per_dim",
+    "sample_codes",
+    "sap",
+    "sap_score",
+]
