@@ -5,11 +5,13 @@ Array metrics take codes ``[N, D]`` and integer factors ``[N, K]``: :func:`mig`,
 ``(key, representation_fn, dataset)`` with a :class:`~disentax.data.GroundTruthDataset`:
 :func:`beta_vae_score`, :func:`factor_vae_score`, and the ``*_score`` wrappers that run the array
 metrics at disentanglement_lib's protocol. :func:`mig_exact` and
-:func:`mutual_information_per_dim` use the encoder's full Gaussian posterior. A metric that
+:func:`mutual_information_per_dim` use the encoder's full Gaussian posterior. :func:`mapc`,
+:func:`cvr`, :func:`tdv`, :func:`ud90` describe the correlation of a coding layer (seed 003). A metric that
 cannot apply to a dataset raises :class:`NotApplicable`.
 """
 from disentax.metrics.beta_vae import beta_vae_score
 from disentax.metrics.clustering import clustering_accuracy
+from disentax.metrics.correlation import cvr, mapc, tdv, ud90
 from disentax.metrics.dci import IMPORTANCE_MODELS, dci, dci_from_importance, dci_score, importance_matrix
 from disentax.metrics.factor_vae import factor_vae_score
 from disentax.metrics.information import aggregate_entropy, encode_dataset, mutual_information_per_dim
@@ -27,6 +29,7 @@ __all__ = [
     "aggregate_entropy",
     "beta_vae_score",
     "clustering_accuracy",
+    "cvr",
     "dci",
     "dci_from_importance",
     "dci_score",
@@ -36,6 +39,7 @@ __all__ = [
     "factor_vae_score",
     "histogram_discretize",
     "importance_matrix",
+    "mapc",
     "mig",
     "mig_exact",
     "mig_score",
@@ -46,4 +50,6 @@ __all__ = [
     "sample_codes",
     "sap",
     "sap_score",
+    "tdv",
+    "ud90",
 ]
