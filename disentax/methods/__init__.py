@@ -129,4 +129,5 @@ def build(config, image_shape: Sequence[int]) -> Method:
 
 # Method families register themselves on import.
 from disentax.methods import vae_family  # noqa: E402,F401
+from disentax.methods import factor_vae  # noqa: E402,F401
 
