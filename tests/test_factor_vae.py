@@ -8,7 +8,7 @@ import pytest
 from disentax import config as cfg
 from disentax import methods, objectives
 from disentax.data.registry import get_dataset
-from disentax.methods.factor_vae import make_factor_vae_losses, make_factor_vae_train_step
+from disentax.methods.factor_vae import make_factor_vae_losses, make_factor_vae_train_step, one_batch
 from disentax.models.discriminators import LatentDiscriminator
 from disentax.objectives.factor import discriminator_tc, factor_vae_discriminator_loss, permute_dims
 from disentax.train import loop
@@ -165,7 +165,7 @@ def test_gradient_isolation_between_vae_and_discriminator(built):
     x, x2, key = batch["x"], batch["x2"], jax.random.PRNGKey(3)
     k_vae, k_disc = jax.random.split(key)
 
-    def disc_loss_through_vae(p, d, k):
+    def disc_loss_through_vae(p, d, k, x2):
         # Exactly how the step feeds the discriminator: codes from the VAE's own forward pass.
         _, (_, outputs) = vae_loss(p, d, x, k_vae)
         zq, zp = disc_inputs(p, outputs, x2, k_disc, 2)
@@ -182,15 +182,15 @@ def test_gradient_isolation_between_vae_and_discriminator(built):
         return {
             "vae_wrt_vae": jax.grad(vae, 0)(p, d),
             "vae_wrt_disc": jax.grad(vae, 1)(p, d),
-            "disc_wrt_disc": [jax.grad(disc_loss_through_vae, 1)(p, d, k) for k in range(2)],
-            "disc_wrt_vae": [jax.grad(disc_loss_through_vae, 0)(p, d, k) for k in range(2)],
+            "disc_wrt_disc": jax.grad(disc_loss_through_vae, 1)(p, d, 0, x2),
+            "disc_wrt_vae": [jax.grad(disc_loss_through_vae, 0)(p, d, k, x2) for k in range(2)],
             "uncut_wrt_vae": jax.grad(uncut, 0)(p, d),
         }
 
     g = all_grads(params, dparams)
     is_zero = lambda tree: all(np.all(np.asarray(l) == 0) for l in jax.tree.leaves(tree))
     assert is_zero(g["vae_wrt_disc"]) and is_zero(g["disc_wrt_vae"])
-    assert not is_zero(g["vae_wrt_vae"]) and not is_zero(g["disc_wrt_disc"][0])
+    assert not is_zero(g["vae_wrt_vae"]) and not is_zero(g["disc_wrt_disc"])
     # Without the cut the discriminator's cross-entropy does depend on the encoder: the cut matters.
     assert not is_zero(g["uncut_wrt_vae"])
 
@@ -198,36 +198,36 @@ def test_gradient_isolation_between_vae_and_discriminator(built):
     # own gradient at the pre-step discriminator, the discriminator by its gradient at the
     # pre-step VAE's codes (second update at its once-updated parameters); neither sees the
     # other's change within the step.
+    @jax.jit
+    def two_sgd_disc_updates(p, d, x2):
+        for k in range(2):
+            d = jax.tree.map(lambda a, b: a - b, d, jax.grad(disc_loss_through_vae, 1)(p, d, k, x2))
+        return d
+
     sgd = optax.sgd(1.0)
     start = state.replace(opt_state=sgd.init(params), extra={"disc_params": dparams, "disc_opt_state": sgd.init(dparams)})
     expected_vae = jax.tree.map(lambda p, g: p - g, params, g["vae_wrt_vae"])
-    d1 = jax.tree.map(lambda p, g: p - g, dparams, g["disc_wrt_disc"][0])
-    g2 = jax.jit(jax.grad(disc_loss_through_vae, 1), static_argnums=2)(params, d1, 1)
-    expected_disc = jax.tree.map(lambda p, g: p - g, d1, g2)
-    # Both ways of looping over the discriminator updates (Python unrolled, lax.fori_loop).
-    for unroll in (True, False):
+    # Python-unrolled updates with the two-batch scheme; lax.fori_loop with the one-batch scheme.
+    for unroll, two_batch in ((True, True), (False, False)):
         step = make_factor_vae_train_step(model, disc, sgd, sgd, gamma=float(c.gamma), likelihood=c.model.likelihood,
                                           disc_steps=2, unroll=unroll)
-        new_state, _ = jax.jit(step)(start, batch, key)
+        used = batch if two_batch else {"x": x}
+        new_state, metrics = jax.jit(step)(start, used, key)
+        assert np.isfinite(float(metrics["disc_loss"]))
         for a, b in zip(jax.tree.leaves(new_state.params), jax.tree.leaves(expected_vae)):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+        expected_disc = two_sgd_disc_updates(params, dparams, x2 if two_batch else None)
         for a, b in zip(jax.tree.leaves(new_state.extra["disc_params"]), jax.tree.leaves(expected_disc)):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
         assert not _leaves_equal(new_state.extra["disc_params"], dparams)
 
 
-def test_one_batch_scheme_permutes_the_same_batch(built):
-    c, dataset, _, _, _ = built
-    c = small_config(**{"discriminator.two_batch": False})
-    method = methods.build(c, dataset.image_shape)
-    batch = jax.jit(lambda k: method.sample_batch(dataset, k, 16))(jax.random.PRNGKey(0))
-    assert set(batch) == {"x"}
-    two = methods.build(small_config(), dataset.image_shape)
-    batch2 = jax.jit(lambda k: two.sample_batch(dataset, k, 16))(jax.random.PRNGKey(0))
-    assert set(batch2) == {"x", "x2"} and not np.array_equal(np.asarray(batch2["x"]), np.asarray(batch2["x2"]))
-    state = method.init_state(jax.random.PRNGKey(1), batch)
-    _, metrics = jax.jit(method.train_step)(state, batch, jax.random.PRNGKey(2))
-    assert np.isfinite(float(metrics["loss"])) and np.isfinite(float(metrics["disc_loss"]))
+def test_batch_schemes(built):
+    c, dataset, _, batch, _ = built
+    assert set(batch) == {"x", "x2"} and not np.array_equal(np.asarray(batch["x"]), np.asarray(batch["x2"]))
+    method = methods.build(small_config(**{"discriminator.two_batch": False}), dataset.image_shape)
+    assert method.sample_batch is one_batch
+    assert set(jax.jit(lambda k: one_batch(dataset, k, 4))(jax.random.PRNGKey(0))) == {"x"}
 
 
 # ---------------------------------------------------------------------------- training
