@@ -43,8 +43,9 @@ def _check(c):
     steps = d.steps_per_vae_step
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ConfigError(f"config.discriminator.steps_per_vae_step must be a positive integer, got {steps}")
-    if not isinstance(d.two_batch, bool):
-        raise ConfigError(f"config.discriminator.two_batch must be true or false, got {d.two_batch}")
+    for flag in ("two_batch", "unroll"):
+        if flag in d and not isinstance(d[flag], bool):
+            raise ConfigError(f"config.discriminator.{flag} must be true or false, got {d[flag]}")
     opt = d.optimizer
     if opt.get("name") not in OPTIMIZERS:
         raise ConfigError(f"config.discriminator.optimizer.name={opt.get('name')!r} is unknown; allowed: {', '.join(OPTIMIZERS)}")
@@ -71,8 +72,9 @@ def make_factor_vae_losses(model, disc, *, gamma: float, likelihood: str):
     - `disc_inputs(params, outputs, x2, key, count) -> (zq [K,B,D], zp [K,B',D])`: codes for the
       K discriminator updates, behind `stop_gradient`, so nothing flows back into the encoder.
       zq[0] is the very z the VAE loss used; zq[k>0] redraw z ~ q(z|x) from the same
-      (mu, logvar); zp[k] is a fresh permutation of fresh samples of q(z|x2) (x2 = x in the
-      one-batch scheme, i.e. `x2=None`).
+      (mu, logvar). zp[k] is a fresh permutation of samples of q(z|x2) for the two-batch
+      scheme, or of zq[k] itself for the one-batch scheme (`x2=None`; with K = 1 that is
+      disentanglement_lib's "shuffle the same z").
     - `disc_loss(disc_params, zq, zp) -> (loss, aux)` for one update.
     """
 
@@ -86,14 +88,16 @@ def make_factor_vae_losses(model, disc, *, gamma: float, likelihood: str):
     def disc_inputs(params, outputs, x2, key, count: int):
         k_q, k_s, k_p = jax.random.split(key, 3)
         mu, logvar, z = outputs["mu"], outputs["logvar"], outputs["z"]
+        if count > 1:
+            redraw = jax.vmap(lambda k: dist.gaussian_sample(k, mu, logvar))(jax.random.split(k_q, count - 1))
+            zq = jnp.concatenate([z[None], redraw], axis=0)
+        else:
+            zq = z[None]
         if x2 is None:
-            mu2, logvar2 = mu, logvar
+            z2 = zq
         else:
             mu2, logvar2 = model.apply({"params": params}, x2, method=model.encode)
-        redraw = jax.vmap(lambda k: dist.gaussian_sample(k, mu, logvar))(jax.random.split(k_q, count - 1)) \
-            if count > 1 else jnp.zeros((0, *z.shape), z.dtype)
-        zq = jnp.concatenate([z[None], redraw], axis=0)
-        z2 = jax.vmap(lambda k: dist.gaussian_sample(k, mu2, logvar2))(jax.random.split(k_s, count))
+            z2 = jax.vmap(lambda k: dist.gaussian_sample(k, mu2, logvar2))(jax.random.split(k_s, count))
         zp = jax.vmap(permute_dims)(jax.random.split(k_p, count), z2)
         return jax.lax.stop_gradient(zq), jax.lax.stop_gradient(zp)
 
