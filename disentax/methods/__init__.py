@@ -139,3 +139,5 @@ def build(config, image_shape: Sequence[int]) -> Method:
 from disentax.methods import vae_family  # noqa: E402,F401
 from disentax.methods import total_correlation  # noqa: E402,F401
 from disentax.methods import weak_supervision  # noqa: E402,F401
+from disentax.methods import factor_vae  # noqa: E402,F401
+

@@ -2,6 +2,7 @@
 from disentax.models.encoders import ConvEncoder, MLPEncoder
 from disentax.models.decoders import ConvDecoder, MLPDecoder, likelihood_params
 from disentax.models.vae import VAE, build_vae
+from disentax.models.discriminators import LatentDiscriminator, build_discriminator
 
 __all__ = [
     "ConvEncoder",
@@ -11,4 +12,6 @@ __all__ = [
     "likelihood_params",
     "VAE",
     "build_vae",
+    "LatentDiscriminator",
+    "build_discriminator",
 ]

@@ -12,6 +12,12 @@ from disentax.objectives.dip import covariance_penalty, dip_vae
 from disentax.objectives.total_correlation import beta_tcvae, hfvae
 from disentax.objectives.grouped import ml_vae, product_of_gaussians
 from disentax.objectives.semi_supervised import semi_supervised_vae, supervised_objective, unsupervised_objective
+from disentax.objectives.factor import (
+    discriminator_tc,
+    factor_vae_discriminator_loss,
+    factor_vae_loss,
+    permute_dims,
+)
 
 __all__ = [
     "LIKELIHOODS",
@@ -22,12 +28,16 @@ __all__ = [
     "annealed_vae",
     "beta_vae",
     "capacity",
+    "discriminator_tc",
     "elbo",
     "ml_vae",
     "product_of_gaussians",
     "semi_supervised_vae",
     "supervised_objective",
     "unsupervised_objective",
+    "factor_vae_discriminator_loss",
+    "factor_vae_loss",
+    "permute_dims",
     "reconstruction_log_likelihood",
     "reconstruction_mean",
 ]
