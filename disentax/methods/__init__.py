@@ -130,3 +130,4 @@ def build(config, image_shape: Sequence[int]) -> Method:
 # Method families register themselves on import.
 from disentax.methods import vae_family  # noqa: E402,F401
 
+from disentax.methods import objects  # noqa: E402,F401
