@@ -6,6 +6,7 @@ factors with classifiers fitted on real images, instead of the seed's SVHN digit
 """
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -20,15 +21,28 @@ from disentax.viz import image_grid
 LIKELIHOOD = "logistic"
 
 
+def _jit(fn):
+    """Compile a whole evaluation once per call (cheaper than running the networks op by op);
+    keyword arguments are static."""
+
+    @functools.wraps(fn)
+    def wrapped(model, params, *args, **static):
+        return jax.jit(lambda p, *a: fn(model, p, *a, **static))(params, *args)
+
+    return wrapped
+
+
 def _apply(model, params, *args, method):
     return model.apply({"params": params}, *args, method=method)
 
 
+@_jit
 def decode_mean(model, params, z_g, z_l):
     """Mean images of p(x | z_g, z_l), [B, H, W, C] in [0, 1]."""
     return reconstruction_mean(_apply(model, params, z_g, z_l, method=model.decode), LIKELIHOOD)
 
 
+@_jit
 def encode_means(model, params, x, x_shuffled):
     """(mu_g(x), mu_l(x~)): the posterior means of the global and local codes."""
     mu_g = _apply(model, params, x, method=model.encode_global)[0]
@@ -36,7 +50,8 @@ def encode_means(model, params, x, x_shuffled):
     return mu_g, mu_l
 
 
-def swap_images(model, params, key, x, patch: int) -> dict:
+@_jit
+def swap_images(model, params, key, x, *, patch: int) -> dict:
     """Seed 000 Experiment 1.2: from the encodings of x make (i) reconstructions, (ii) images with
     z_l replaced by a N(0, I) sample, (iii) images with z_g replaced by a N(0, I) sample.
     Returns dict(reconstruction, z_l_from_prior, z_g_from_prior), each [B, H, W, C]."""
@@ -77,7 +92,7 @@ def swap_test(key, model, params, dataset, patch: int, classifiers=None, n: int 
         classifiers = fit_factor_classifiers(k_fit, dataset, n)
     x, f = dataset.sample(k_data, n)
     f = np.asarray(f)
-    conditions = {"data": x, **swap_images(model, params, k_swap, x, patch)}
+    conditions = {"data": x, **swap_images(model, params, k_swap, x, patch=patch)}
     result = {}
     for cond, imgs in conditions.items():
         feats = np.asarray(imgs).reshape(n, -1)
@@ -102,6 +117,7 @@ def clustering_accuracy(clusters, labels) -> float:
     return float(table.max(axis=1).sum() / clusters.size)
 
 
+@_jit
 def cluster_assignments(model, params, x):
     """argmax_k q(y = k | x) [B]."""
     return jnp.argmax(_apply(model, params, x, method=model.encode_global)[2], axis=-1)
@@ -120,6 +136,11 @@ def evaluate_clustering(key, model, params, dataset, factor, n: int = 2000) -> d
 def latent_grid(model, params, key, n: int = 8, z_l=None, z_g=None):
     """Seed 000 Fig. 2: an n x n grid, rows one z_l each, columns one z_g each (prior samples unless
     given): along a row only z_g changes, down a column only z_l. Returns [n, n, H, W, C]."""
+    return _latent_grid(model, params, key, z_l, z_g, n=n)
+
+
+@_jit
+def _latent_grid(model, params, key, z_l, z_g, *, n):
     k_g, k_l = jax.random.split(key)
     if z_g is None:
         z_g = jax.random.normal(k_g, (n, model.global_dim))
@@ -132,7 +153,8 @@ def latent_grid(model, params, key, n: int = 8, z_l=None, z_g=None):
     return imgs.reshape(rows, cols, *imgs.shape[1:])
 
 
-def cluster_grid(model, params, key, n: int = 8):
+@_jit
+def cluster_grid(model, params, key, *, n: int = 8):
     """Seed 000 Fig. 5-6: row k holds n samples z_g ~ p(z_g | y = k), all with one shared z_l."""
     k_l, k_g = jax.random.split(key)
     k = model.num_clusters
@@ -160,7 +182,7 @@ def write_auxiliary_pictures(config, workdir, method, dataset, params, key) -> l
     image_grid([list(r) for r in np.asarray(latent_grid(model, params, k_grid, n))]).save(workdir / "latent_grid.png")
     paths.append(workdir / "latent_grid.png")
     if model.num_clusters:
-        image_grid([list(r) for r in np.asarray(cluster_grid(model, params, k_clu, n))]).save(workdir / "clusters.png")
+        image_grid([list(r) for r in np.asarray(cluster_grid(model, params, k_clu, n=n))]).save(workdir / "clusters.png")
         paths.append(workdir / "clusters.png")
     if hasattr(dataset, "factor_names") and int(config.get("swap_examples", 0)) > 0:
         m = int(config.swap_examples)

@@ -96,7 +96,7 @@ def _mvae(config, image_shape) -> Method:
 
     def init_state(key, x):
         k_init, k_sample = jax.random.split(key)
-        params = model.init(k_init, x, k_sample)["params"]
+        params = jax.jit(model.init)(k_init, x, k_sample)["params"]
         return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params), extra={})
 
     def representation(params, x):
@@ -129,7 +129,7 @@ def _mvae_baseline(config, image_shape) -> Method:
         return model.apply({"params": params}, x, method=model.encode)[0]
 
     return Method(
-        name=config.method, model=model, tx=tx, init_state=lambda key, x: init_vae_state(model, tx, key, x),
+        name=config.method, model=model, tx=tx, init_state=jax.jit(lambda key, x: init_vae_state(model, tx, key, x)),
         train_step=make_vae_train_step(model, tx, objective), objective=objective, representation=representation,
     )
 
@@ -183,7 +183,7 @@ def _auxiliary_common(config, image_shape, clustering: bool) -> Method:
 
     def init_state(key, batch):
         k_init, k_sample = jax.random.split(key)
-        params = model.init(k_init, batch["x"], batch["x_shuffled"], k_sample)["params"]
+        params = jax.jit(model.init)(k_init, batch["x"], batch["x_shuffled"], k_sample)["params"]
         return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params), extra={})
 
     def representation(params, x):
