@@ -64,20 +64,42 @@ def swap_images(model, params, key, x, *, patch: int) -> dict:
     }
 
 
-def fit_factor_classifiers(key, dataset, n: int = 2000, factors=None):
-    """One multinomial logistic regression per factor on the raw pixels of `n` real images
-    (scikit-learn). Returns {factor name: fitted classifier}."""
-    from sklearn.linear_model import LogisticRegression
+class RidgeReadout:
+    """A linear classifier fitted in closed form: ridge regression of one-hot classes on the
+    centred pixels, predicting the arg-max score. Solved in the dual (n x n) when there are fewer
+    examples than pixels, so fitting costs one small linear solve."""
 
+    def __init__(self, l2: float = 1.0):
+        self.l2 = float(l2)
+
+    def fit(self, features, labels):
+        x = np.asarray(features, np.float64)
+        labels = np.asarray(labels)
+        self.classes_ = np.unique(labels)
+        y = (labels[:, None] == self.classes_[None, :]).astype(np.float64)
+        self.mean_ = x.mean(0)
+        self.offset_ = y.mean(0)
+        xc, yc = x - self.mean_, y - self.offset_
+        n, d = xc.shape
+        if n <= d:
+            self.coef_ = xc.T @ np.linalg.solve(xc @ xc.T + self.l2 * np.eye(n), yc)
+        else:
+            self.coef_ = np.linalg.solve(xc.T @ xc + self.l2 * np.eye(d), xc.T @ yc)
+        return self
+
+    def predict(self, features):
+        scores = (np.asarray(features, np.float64) - self.mean_) @ self.coef_ + self.offset_
+        return self.classes_[np.argmax(scores, axis=1)]
+
+
+def fit_factor_classifiers(key, dataset, n: int = 2000, factors=None, l2: float = 1.0):
+    """One linear readout (`RidgeReadout`) per factor on the raw pixels of `n` real images.
+    Returns {factor name: fitted classifier with .predict(features [m, H*W*C])}."""
     x, f = dataset.sample(key, n)
     feats = np.asarray(x).reshape(n, -1)
     f = np.asarray(f)
     names = dataset.factor_names if factors is None else tuple(factors)
-    out = {}
-    for name in names:
-        k = dataset.factor_index(name)
-        out[name] = LogisticRegression(max_iter=300).fit(feats, f[:, k])
-    return out
+    return {name: RidgeReadout(l2).fit(feats, f[:, dataset.factor_index(name)]) for name in names}
 
 
 def swap_test(key, model, params, dataset, patch: int, classifiers=None, n: int = 2000) -> dict:
