@@ -60,3 +60,17 @@ def get_dataset(name: str):
     if name not in _FACTORIES:
         raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(available())}")
     return _FACTORIES[name]()
+
+
+@register("multi_dsprites")
+def _multi_dsprites():
+    from disentax.data.multi_dsprites import MultiDSprites
+
+    return MultiDSprites()
+
+
+@register("coloured_dsprites")
+def _coloured_dsprites():
+    from disentax.data.coloured_dsprites import ColouredDSprites
+
+    return ColouredDSprites()

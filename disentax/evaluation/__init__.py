@@ -1,1 +1,3 @@
-"""Evaluations that go beyond the disentanglement metrics (e.g. the weak-supervision protocols)."""
+"""Method-specific evaluations beyond the disentanglement metrics: the weak-supervision protocols
+(`weak_supervision`), object pictures and counting (`objects`), information-placement swap tests
+(`information_placement`). Import the submodule you need, e.g. `from disentax.evaluation import objects`."""

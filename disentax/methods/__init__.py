@@ -141,3 +141,4 @@ from disentax.methods import total_correlation  # noqa: E402,F401
 from disentax.methods import weak_supervision  # noqa: E402,F401
 from disentax.methods import factor_vae  # noqa: E402,F401
 
+from disentax.methods import objects  # noqa: E402,F401
