@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from disentax.metrics.clustering import clustering_accuracy
 from disentax.objectives import reconstruction_mean
 from disentax.objectives.auxiliary import shuffle_patches
 from disentax.viz import image_grid
@@ -121,22 +122,6 @@ def swap_test(key, model, params, dataset, patch: int, classifiers=None, n: int 
         result[cond] = {name: float(np.mean(clf.predict(feats) == f[:, dataset.factor_index(name)]))
                         for name, clf in classifiers.items()}
     return result
-
-
-def clustering_accuracy(clusters, labels) -> float:
-    """Unsupervised clustering accuracy with as many clusters as one likes (seed 000 Sec. 3.2.1):
-    each cluster is labelled by its most frequent class, ACC = fraction of points whose cluster's
-    label is their class, i.e. sum_c max_l #{i: cluster_i = c, label_i = l} / n."""
-    clusters, labels = np.asarray(clusters).ravel(), np.asarray(labels).ravel()
-    if clusters.shape != labels.shape:
-        raise ValueError(f"clusters {clusters.shape} and labels {labels.shape} must have the same length")
-    if clusters.size == 0:
-        raise ValueError("clustering_accuracy needs at least one point")
-    _, c = np.unique(clusters, return_inverse=True)
-    _, l = np.unique(labels, return_inverse=True)
-    table = np.zeros((c.max() + 1, l.max() + 1), np.int64)
-    np.add.at(table, (c, l), 1)
-    return float(table.max(axis=1).sum() / clusters.size)
 
 
 @_jit
