@@ -16,6 +16,7 @@ from disentax.objectives.auxiliary import (auxiliary_vae, auxiliary_vae_clusteri
 from disentax.train import loop
 from disentax.train.checkpoint import Checkpointer
 from disentax.train.logging import read_metrics
+from helpers import same_leaves
 
 
 def _patches_np(img, p):
@@ -132,8 +133,6 @@ def _tiny(name, **kw):
     return cfg.validate(c)
 
 
-def _same(a, b):
-    return all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
 def test_auxiliary_vae_trains_without_nan_and_evaluates(tmp_path):
@@ -170,7 +169,7 @@ def test_clustering_variant_trains_without_nan_and_resumes_exactly(tmp_path):
     shutil.rmtree(tmp_path / "checkpoints" / "20")
     assert Checkpointer(tmp_path / "checkpoints").latest_step() == 10
     resumed = loop.train(c, tmp_path, write_pictures=True)
-    assert _same(final.params, resumed["state"].params) and _same(final.opt_state, resumed["state"].opt_state)
+    assert same_leaves(final.params, resumed["state"].params) and same_leaves(final.opt_state, resumed["state"].opt_state)
     assert [r["loss"] for r in read_metrics(tmp_path)] == [r["loss"] for r in records]
     assert (tmp_path / "clusters.png").exists()
     report = json.loads((tmp_path / "evaluation.json").read_text())

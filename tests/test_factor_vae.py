@@ -14,6 +14,7 @@ from disentax.objectives.factor import discriminator_tc, factor_vae_discriminato
 from disentax.train import loop
 from disentax.train.checkpoint import Checkpointer
 from disentax.train.logging import read_metrics
+from helpers import same_leaves, train_until_interrupted
 
 
 def small_config(**overrides):
@@ -38,10 +39,6 @@ def small_config(**overrides):
     return cfg.validate(c)
 
 
-def _leaves_equal(a, b):
-    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
-    assert len(la) == len(lb)
-    return all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(la, lb))
 
 
 # ---------------------------------------------------------------------------- objectives
@@ -219,7 +216,7 @@ def test_gradient_isolation_between_vae_and_discriminator(built):
         expected_disc = two_sgd_disc_updates(params, dparams, x2 if two_batch else None)
         for a, b in zip(jax.tree.leaves(new_state.extra["disc_params"]), jax.tree.leaves(expected_disc)):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
-        assert not _leaves_equal(new_state.extra["disc_params"], dparams)
+        assert not same_leaves(new_state.extra["disc_params"], dparams)
 
 
 def test_batch_schemes(built):
@@ -245,25 +242,15 @@ def test_factor_vae_trains_checkpoints_and_resumes_exactly(tmp_path, monkeypatch
         assert len(r["kl_per_dim"]) == 4 and 0 <= r["disc_accuracy"] <= 1
     assert records[-1]["loss"] < records[0]["loss"]
 
-    real_write = loop.MetricWriter.write
-
-    def write_then_interrupt(self, step, metrics):
-        real_write(self, step, metrics)
-        if step == 30:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(loop.MetricWriter, "write", write_then_interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        loop.train(c, tmp_path / "resumed", write_pictures=False)
-    monkeypatch.setattr(loop.MetricWriter, "write", real_write)
+    train_until_interrupted(c, tmp_path / "resumed", 30, monkeypatch)
     assert Checkpointer(tmp_path / "resumed" / "checkpoints").latest_step() == 30
 
     resumed = loop.train(c, tmp_path / "resumed", write_pictures=False)
     assert resumed["step"] == 50
     s, r = straight["state"], resumed["state"]
-    assert _leaves_equal(s.params, r.params) and _leaves_equal(s.opt_state, r.opt_state)
-    assert _leaves_equal(s.extra["disc_params"], r.extra["disc_params"])
-    assert _leaves_equal(s.extra["disc_opt_state"], r.extra["disc_opt_state"])
+    assert same_leaves(s.params, r.params) and same_leaves(s.opt_state, r.opt_state)
+    assert same_leaves(s.extra["disc_params"], r.extra["disc_params"])
+    assert same_leaves(s.extra["disc_opt_state"], r.extra["disc_opt_state"])
     assert [x["loss"] for x in records] == [x["loss"] for x in read_metrics(tmp_path / "resumed")]
 
 

@@ -13,6 +13,7 @@ from disentax.evaluation.weak_supervision import content_style_accuracy
 from disentax.objectives.grouped import ml_vae, product_of_gaussians
 from disentax.train import loop
 from disentax.train.logging import read_metrics
+from helpers import same_leaves, train_until_interrupted
 
 
 def _pog_reference(mu, logvar):
@@ -176,8 +177,6 @@ def small_config(**overrides):
     return cfg.validate(c)
 
 
-def _leaves_equal(a, b):
-    return all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
 def test_ml_vae_trains_without_nan_and_resumes_exactly(tmp_path, monkeypatch):
@@ -189,20 +188,10 @@ def test_ml_vae_trains_without_nan_and_resumes_exactly(tmp_path, monkeypatch):
     for name in ("swapping.png", "interpolation.png", "generation.png", "accumulation.png"):
         assert (tmp_path / "straight" / name).exists()
 
-    real_write = loop.MetricWriter.write
-
-    def write_then_interrupt(self, step, metrics):
-        real_write(self, step, metrics)
-        if step == 15:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(loop.MetricWriter, "write", write_then_interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        loop.train(c, tmp_path / "resumed", write_pictures=False)
-    monkeypatch.setattr(loop.MetricWriter, "write", real_write)
+    train_until_interrupted(c, tmp_path / "resumed", 15, monkeypatch)
     resumed = loop.train(c, tmp_path / "resumed", write_pictures=False)
-    assert _leaves_equal(straight["state"].params, resumed["state"].params)
-    assert _leaves_equal(straight["state"].opt_state, resumed["state"].opt_state)
+    assert same_leaves(straight["state"].params, resumed["state"].params)
+    assert same_leaves(straight["state"].opt_state, resumed["state"].opt_state)
 
 
 def test_ml_vae_config_errors_are_one_line():

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from disentax import config as cfg
-from disentax import objectives
 from disentax.evaluation import objects as ev
 from disentax.models.mvae import CandidateEncoder, MVAE, ObjectDecoder, coordinate_channels
 from disentax.objectives.multi_entity import candidate_kl, multi_entity_elbo, select_top_n
 from disentax.train import loop
 from disentax.train.checkpoint import Checkpointer
 from disentax.train.logging import read_metrics
+from helpers import same_leaves
 
 
 def _kl_np(mu, logvar):
@@ -156,8 +156,6 @@ def _tiny(name, **kw):
     return cfg.validate(c)
 
 
-def _same(a, b):
-    return all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
 def test_mvae_trains_without_nan_and_resumes_exactly(tmp_path):
@@ -173,7 +171,7 @@ def test_mvae_trains_without_nan_and_resumes_exactly(tmp_path):
     shutil.rmtree(tmp_path / "checkpoints" / "20")
     assert Checkpointer(tmp_path / "checkpoints").latest_step() == 10
     resumed = loop.train(c, tmp_path, write_pictures=False)
-    assert _same(final.params, resumed["state"].params) and _same(final.opt_state, resumed["state"].opt_state)
+    assert same_leaves(final.params, resumed["state"].params) and same_leaves(final.opt_state, resumed["state"].opt_state)
     assert [r["loss"] for r in read_metrics(tmp_path)] == [r["loss"] for r in records]
     codes = straight["method"].representation(final.params, jnp.zeros((2, 64, 64, 3)))
     assert codes.shape == (2, 60)

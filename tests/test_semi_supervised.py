@@ -7,13 +7,13 @@ import pytest
 
 from disentax import config as cfg
 from disentax import distributions as dist
-from disentax import methods
 from disentax.data import DSprites
 from disentax.data.digits import Digits
 from disentax.data.labelled import labelled_indices, semi_supervised_sampler
 from disentax.objectives import semi_supervised as ss
 from disentax.train import loop
 from disentax.train.logging import read_metrics
+from helpers import same_leaves, train_until_interrupted
 
 # A small model with separate parameter sets, as in seed 002's appendix: classifier φ_y (logits =
 # W h + b), style encoder φ_z ([μ, logvar] = A [h; y] + a) and decoder θ (logits = V [y; z] + c),
@@ -202,8 +202,6 @@ def small_config(**overrides):
     return cfg.validate(c)
 
 
-def _leaves_equal(a, b):
-    return all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
 def test_semi_supervised_trains_without_nan_and_resumes_exactly(tmp_path, monkeypatch):
@@ -212,20 +210,10 @@ def test_semi_supervised_trains_without_nan_and_resumes_exactly(tmp_path, monkey
     records = read_metrics(tmp_path / "straight")
     assert all(np.isfinite(r["loss"]) for r in records)
     assert (tmp_path / "straight" / "analogies.png").exists()
-    real_write = loop.MetricWriter.write
-
-    def write_then_interrupt(self, step, metrics):
-        real_write(self, step, metrics)
-        if step == 15:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(loop.MetricWriter, "write", write_then_interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        loop.train(c, tmp_path / "resumed", write_pictures=False)
-    monkeypatch.setattr(loop.MetricWriter, "write", real_write)
+    train_until_interrupted(c, tmp_path / "resumed", 15, monkeypatch)
     resumed = loop.train(c, tmp_path / "resumed", write_pictures=False)
-    assert _leaves_equal(straight["state"].params, resumed["state"].params)
-    assert _leaves_equal(straight["state"].opt_state, resumed["state"].opt_state)
+    assert same_leaves(straight["state"].params, resumed["state"].params)
+    assert same_leaves(straight["state"].opt_state, resumed["state"].opt_state)
     rep = straight["method"].representation(straight["state"].params, Digits("test").images[:5])
     assert rep.shape == (5, 10 + 4)
 

@@ -10,6 +10,7 @@ from disentax import methods, objectives
 from disentax.train import loop
 from disentax.train.checkpoint import Checkpointer
 from disentax.train.logging import read_metrics
+from helpers import same_leaves, train_until_interrupted
 
 
 def small_config(method="beta_vae", **overrides):
@@ -28,10 +29,6 @@ def small_config(method="beta_vae", **overrides):
     return cfg.validate(c)
 
 
-def _leaves_equal(a, b):
-    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
-    assert len(la) == len(lb)
-    return all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(la, lb))
 
 
 def test_hundred_steps_lower_the_loss(tmp_path):
@@ -53,23 +50,13 @@ def test_interrupt_and_resume_equals_uninterrupted(tmp_path, monkeypatch):
     straight = loop.train(c, tmp_path / "straight", write_pictures=False)
 
     # Interrupt after the metrics of step 15 are written: between checkpoints (10, 20).
-    real_write = loop.MetricWriter.write
-
-    def write_then_interrupt(self, step, metrics):
-        real_write(self, step, metrics)
-        if step == 15:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(loop.MetricWriter, "write", write_then_interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        loop.train(c, tmp_path / "resumed", write_pictures=False)
-    monkeypatch.setattr(loop.MetricWriter, "write", real_write)
+    train_until_interrupted(c, tmp_path / "resumed", 15, monkeypatch)
     assert Checkpointer(tmp_path / "resumed" / "checkpoints").latest_step() == 15
 
     resumed = loop.train(c, tmp_path / "resumed", write_pictures=False)
     assert resumed["step"] == 20
-    assert _leaves_equal(straight["state"].params, resumed["state"].params)
-    assert _leaves_equal(straight["state"].opt_state, resumed["state"].opt_state)
+    assert same_leaves(straight["state"].params, resumed["state"].params)
+    assert same_leaves(straight["state"].opt_state, resumed["state"].opt_state)
     a = read_metrics(tmp_path / "straight")
     b = read_metrics(tmp_path / "resumed")
     assert [r["step"] for r in b] == [5, 10, 15, 20]
@@ -110,8 +97,8 @@ def test_same_seed_same_parameters_different_seed_differs(tmp_path):
     a = loop.train(small_config(num_steps=3, checkpoint_every=3), tmp_path / "a", write_pictures=False)
     b = loop.train(small_config(num_steps=3, checkpoint_every=3), tmp_path / "b", write_pictures=False)
     c = loop.train(small_config(num_steps=3, checkpoint_every=3, seed=1), tmp_path / "c", write_pictures=False)
-    assert _leaves_equal(a["state"].params, b["state"].params)
-    assert not _leaves_equal(a["state"].params, c["state"].params)
+    assert same_leaves(a["state"].params, b["state"].params)
+    assert not same_leaves(a["state"].params, c["state"].params)
 
 
 @pytest.mark.parametrize("method", ["vae", "annealed_vae"])

@@ -18,7 +18,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from disentax import distributions as dist
 from disentax.methods import Method, need, register_method
 from disentax.models.structured import build_grouped_vae, build_structured_vae
 from disentax.objectives import grouped as grouped_obj
