@@ -43,6 +43,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.optimizer = ml_collections.ConfigDict(
         dict(name="adam", learning_rate=1e-4, b1=0.9, b2=0.999, eps=1e-8, grad_clip=0.0)
     )
+    # Data parallel over every visible device (disentax.train.sharding); the batch size is global.
+    c.data_parallel = True
+    c.distributed = "auto"  # auto | on | off: jax.distributed.initialize() for multi-host launches
     c.log_every = 100
     c.checkpoint_every = 1000
     c.max_checkpoints = 3
@@ -157,6 +160,8 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
         _require(int(config[key]) >= 1, f"config.{key} must be a positive integer, got {config[key]}")
     _require(config.model.encoder in ENCODERS, f"config.model.encoder={config.model.encoder!r} is unknown; allowed: {', '.join(ENCODERS)}")
     _require(config.model.likelihood in LIKELIHOODS, f"config.model.likelihood={config.model.likelihood!r} is unknown; allowed: {', '.join(LIKELIHOODS)}")
+    _require(config.get("distributed", "auto") in ("auto", "on", "off"),
+             f"config.distributed={config.get('distributed')!r} is unknown; allowed: auto, on, off")
     from disentax.models import layers
 
     for kind, allowed in (("upsample", layers.UPSAMPLE), ("downsample", layers.DOWNSAMPLE)):
