@@ -2,8 +2,9 @@
 
     python benchmarks/cpu_step.py --batch 64 --reps 7 --steps 3 [--out results.jsonl]
 
-Times every (downsample, upsample) pair and torch in alternation within one process and
-prints medians and ratios to torch; the default (auto) choice is marked.
+Times every (downsample, upsample) pair and the torch reference (in its own worker process,
+so the two thread pools do not fight) in alternation within one run, and prints medians
+and ratios to torch; the default (auto) choice is marked.
 """
 from __future__ import annotations
 
@@ -36,9 +37,9 @@ def main():
     if not a.no_torch:
         import torch
 
-        from torch_reference import make_step
+        from torch_reference import TorchWorker
 
-        runners[f"torch {torch.__version__}"] = make_step(a.batch)
+        runners[f"torch {torch.__version__} (own process)"] = TorchWorker(a.batch)
     res = time_interleaved(runners, a.reps, a.steps)
     auto = f"jax {layers.default_downsample()}/{layers.default_upsample()}"
     torch_name = next((n for n in res if n.startswith("torch")), None)

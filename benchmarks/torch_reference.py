@@ -83,13 +83,59 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def serve(batch_size: int) -> None:
+    """Worker mode: read a step count per stdin line, run them, answer the mean seconds per step.
+
+    The benchmarks time torch in its own process so its OpenMP threads and XLA's thread pool
+    do not compete inside one process (which slows both), while still alternating with JAX.
+    """
+    import sys
+
+    step = make_step(batch_size)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        n = int(line)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            step()
+        print(f"{(time.perf_counter() - t0) / max(n, 1)!r}", flush=True)
+
+
+class TorchWorker:
+    """Callable running one torch step in a subprocess (see `serve`); `close()` ends it."""
+
+    def __init__(self, batch_size: int):
+        import subprocess
+        import sys
+
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve", "--batch", str(batch_size)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        assert self.proc.stdout.readline().strip() == "ready"
+        self.version = torch.__version__
+
+    def __call__(self):
+        self.proc.stdin.write("1\n")
+        self.proc.stdin.flush()
+        return float(self.proc.stdout.readline())
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
 def main():
     import argparse
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args()
+    if a.serve:
+        serve(a.batch)
+        return
     step = make_step(a.batch)
     step()
     t = []
