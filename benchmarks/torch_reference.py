@@ -83,7 +83,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def serve(batch_size: int) -> None:
+def serve(batch_size: int, threads: int | None = None) -> None:
     """Worker mode: read a step count per stdin line, run them, answer the mean seconds per step.
 
     The benchmarks time torch in its own process so its OpenMP threads and XLA's thread pool
@@ -91,6 +91,8 @@ def serve(batch_size: int) -> None:
     """
     import sys
 
+    if threads:
+        torch.set_num_threads(threads)
     step = make_step(batch_size)
     print("ready", flush=True)
     for line in sys.stdin:
@@ -104,12 +106,13 @@ def serve(batch_size: int) -> None:
 class TorchWorker:
     """Callable running one torch step in a subprocess (see `serve`); `close()` ends it."""
 
-    def __init__(self, batch_size: int):
+    def __init__(self, batch_size: int, threads: int | None = None):
         import subprocess
         import sys
 
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve", "--batch", str(batch_size)],
+            [sys.executable, __file__, "--serve", "--batch", str(batch_size)]
+            + (["--threads", str(threads)] if threads else []),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
         assert self.proc.stdout.readline().strip() == "ready"
@@ -131,10 +134,13 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--threads", type=int, default=None)
     p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
     if a.serve:
-        serve(a.batch)
+        serve(a.batch, a.threads)
         return
     step = make_step(a.batch)
     step()

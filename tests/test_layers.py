@@ -90,7 +90,7 @@ def _check_against_reference(kind, impl, shape):
 
 
 @pytest.mark.parametrize("impl", UPSAMPLE)
-@pytest.mark.parametrize("shape", [(3, 4, 4, 32), (2, 5, 3, 2)])
+@pytest.mark.parametrize("shape", [(3, 4, 4, 32), (2, 5, 3, 2), (2, 3, 4, 56)])
 def test_up_matches_flax_conv_transpose_values_and_gradients(impl, shape):
     _check_against_reference("up", impl, shape)
 
@@ -106,7 +106,7 @@ def test_vae_parameters_and_outputs_identical_across_implementations():
     x = (jax.random.uniform(jax.random.PRNGKey(0), (2, 16, 16, 1)) < 0.2).astype(jnp.float32)
     key = jax.random.PRNGKey(1)
     ref_params, ref_out = None, None
-    for down, up in [("conv", "conv_transpose"), ("matmul", "matmul")]:
+    for down, up in [("conv", "conv_transpose"), ("matmul", "gemm")]:
         c = cfg.base_config().model
         c.upsample, c.downsample = up, down
         c.conv_channels, c.hidden = (8, 8, 8, 8), (16,)
@@ -134,5 +134,6 @@ def test_bad_choice_is_a_one_line_config_error():
 
 
 def test_auto_defaults_per_backend():
-    assert layers.default_upsample("cpu") == "matmul" and layers.default_upsample("gpu") == "conv_transpose"
-    assert layers.default_downsample("cpu") == "matmul" and layers.default_downsample("tpu") == "conv"
+    assert layers.default_upsample("cpu") == "gemm" and layers.default_upsample("gpu") == "conv_transpose"
+    assert layers.default_downsample("cpu") == "conv" and layers.default_downsample("tpu") == "conv"
+    assert layers.gemm_choice(32, 1) == "col2im" and layers.gemm_choice(32, 32) == "matmul"

@@ -33,7 +33,10 @@ of the space-to-depth input with the kernel arranged as [qa, qb, (ra, rb, ci), c
 
 Each of the two can run as `lax.conv_general_dilated` ("subpixel"/"s2d") or as an explicit
 im2col followed by one matrix product ("matmul"), which XLA:CPU turns into a single GEMM
-in both the forward and the backward pass.
+in both the forward and the backward pass. The transposed convolution has a third form,
+"col2im": one GEMM from each input pixel to its 16 kernel taps, then shifted sums — less
+memory traffic when the layer has few output channels. "gemm" picks between "matmul" and
+"col2im" per layer from the channel counts (`gemm_choice`).
 """
 from __future__ import annotations
 
@@ -44,7 +47,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-UPSAMPLE = ("conv_transpose", "subpixel", "matmul")
+UPSAMPLE = ("conv_transpose", "subpixel", "matmul", "col2im", "gemm")
 DOWNSAMPLE = ("conv", "s2d", "matmul")
 
 _DN = ("NHWC", "HWIO", "NHWC")
@@ -53,17 +56,20 @@ _DN = ("NHWC", "HWIO", "NHWC")
 def default_upsample(backend: str | None = None) -> str:
     """The fastest correct transposed-convolution variant for `backend` (default: jax's).
 
-    CPU: "matmul", measured in benchmarks/RESULTS.md. GPU/TPU: "conv_transpose" (cuDNN and
-    the TPU compiler handle transposed convolutions natively); unmeasured here.
+    CPU: "gemm" (per layer, "matmul" or "col2im"), measured in benchmarks/RESULTS.md.
+    GPU/TPU: "conv_transpose" (cuDNN and the TPU compiler handle transposed convolutions
+    natively); not measured here.
     """
     backend = backend or jax.default_backend()
-    return "matmul" if backend == "cpu" else "conv_transpose"
+    return "gemm" if backend == "cpu" else "conv_transpose"
 
 
 def default_downsample(backend: str | None = None) -> str:
     """The fastest correct strided-convolution variant for `backend`; see `default_upsample`."""
     backend = backend or jax.default_backend()
-    return "matmul" if backend == "cpu" else "conv"
+    # On CPU the plain strided convolution's gradients were as fast as or faster than the
+    # space-to-depth forms (benchmarks/RESULTS.md), so no replacement is needed there.
+    return "conv"
 
 
 def resolve(kind: str, choice: str, allowed, default: Callable[[], str]) -> str:
@@ -82,7 +88,7 @@ def _patches_2x2(x):
     )
 
 
-def conv_transpose_4x4_s2(x, kernel, bias, *, impl: str = "matmul"):
+def conv_transpose_4x4_s2(x, kernel, bias, *, impl: str = "gemm"):
     """`nn.ConvTranspose(Co, (4,4), strides=(2,2), padding="SAME")` applied to x [B, H, W, Ci].
 
     kernel [4, 4, Ci, Co], bias [Co] -> [B, 2H, 2W, Co]; impl in `UPSAMPLE` (module docstring).
@@ -92,6 +98,10 @@ def conv_transpose_4x4_s2(x, kernel, bias, *, impl: str = "matmul"):
     if impl == "conv_transpose":
         y = lax.conv_transpose(x, kernel, (2, 2), "SAME", dimension_numbers=_DN)
         return y + bias
+    if impl == "gemm":
+        impl = gemm_choice(ci, co)
+    if impl == "col2im":
+        return _col2im_4x4_s2(x, kernel) + bias
     # k[qa, qb, ci, ra, rb, co] = kernel[2 qa + ra, 2 qb + rb, ci, co]
     k = kernel.reshape(2, 2, 2, 2, ci, co).transpose(0, 2, 4, 1, 3, 5)
     xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
@@ -112,7 +122,40 @@ def conv_transpose_4x4_s2(x, kernel, bias, *, impl: str = "matmul"):
     return y.reshape(b, 2 * h, 2 * w, co) + bias
 
 
-def conv_4x4_s2(x, kernel, bias, *, impl: str = "matmul"):
+def gemm_choice(ci: int, co: int) -> str:
+    """"col2im" when the layer has few output channels next to its input ones, else "matmul".
+
+    Their GEMMs produce 16 Co and 4 Ci values per input pixel; on XLA:CPU col2im was faster
+    for (Ci, Co) = (32, 1) and (32, 3), im2col for (32, 6) and above (benchmarks/RESULTS.md).
+    """
+    return "col2im" if 8 * co <= ci else "matmul"
+
+
+def _col2im_4x4_s2(x, kernel):
+    """Transposed convolution as one GEMM to per-tap columns, then shifted sums (col2im).
+
+    C[i, j, t, u] = x[i, j] W[t, u]; with C padded by one (Cp[i] = C[i-1]) the phase
+    formulas of the module docstring read y[2m + r] = sum_q Cp[m + q + r, tap 2q + r].
+    The GEMM output has 16 Co channels per input pixel, against 4 Ci for the im2col form:
+    the cheaper one when Co is small next to Ci (e.g. the last, image-producing layer).
+    """
+    b, h, w, ci = x.shape
+    co = kernel.shape[-1]
+    cols = (x.reshape(-1, ci) @ kernel.transpose(2, 0, 1, 3).reshape(ci, 16 * co)).reshape(b, h, w, 4, 4, co)
+    cp = jnp.pad(cols, ((0, 0), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0)))
+    rows = []
+    for ra in (0, 1):
+        cols_out = []
+        for rb in (0, 1):
+            cols_out.append(sum(
+                cp[:, qa + ra : qa + ra + h, qb + rb : qb + rb + w, 2 * qa + ra, 2 * qb + rb, :]
+                for qa in (0, 1) for qb in (0, 1)
+            ))
+        rows.append(jnp.stack(cols_out, axis=3))
+    return jnp.stack(rows, axis=2).reshape(b, 2 * h, 2 * w, co)
+
+
+def conv_4x4_s2(x, kernel, bias, *, impl: str = "conv"):
     """`nn.Conv(Co, (4,4), strides=(2,2), padding="SAME")` applied to x [B, H, W, Ci], H and W even.
 
     kernel [4, 4, Ci, Co], bias [Co] -> [B, H/2, W/2, Co]; impl in `DOWNSAMPLE`.
@@ -140,7 +183,7 @@ class Down(nn.Module):
     """Drop-in for `nn.Conv(features, (4, 4), strides=(2, 2), padding="SAME")`; same parameters."""
 
     features: int
-    impl: str = "matmul"
+    impl: str = "conv"
     kernel_init: Callable = nn.initializers.lecun_normal()
     bias_init: Callable = nn.initializers.zeros_init()
 
@@ -155,7 +198,7 @@ class Up(nn.Module):
     """Drop-in for `nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding="SAME")`; same parameters."""
 
     features: int
-    impl: str = "matmul"
+    impl: str = "gemm"
     kernel_init: Callable = nn.initializers.lecun_normal()
     bias_init: Callable = nn.initializers.zeros_init()
 
