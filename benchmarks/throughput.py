@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import jax
@@ -137,7 +136,6 @@ def main():
                                "xla_bytes": _memory_analysis(s.compiled)}
         if make_torch is not None:
             label = f"torch {torch.__version__} beta_vae"  # in its own process
-            t0 = time.perf_counter()
             runners[label] = make_torch(batch)
             info[label] = {"compile_s": None, "flops_per_step": None, "xla_bytes": None}
         timed = time_interleaved(runners, a.reps, a.steps)

@@ -66,37 +66,46 @@ def test_downsample_equals_brute_force(impl):
     np.testing.assert_allclose(np.asarray(got), _brute_conv(x, w, b), rtol=1e-5, atol=1e-4)
 
 
+def _value_and_grads(module, params, x, cot):
+    """(output, d<output, cot>/d(params, x)) in one compiled function."""
+
+    def f(params, x):
+        y, vjp = jax.vjp(lambda p, x: module.apply(p, x), params, x)
+        return y, vjp(cot)
+
+    return jax.jit(f)(params, x)
+
+
 @functools.lru_cache(maxsize=None)
 def _reference(kind, shape):
     """Output and gradients (params, x) of the Flax layer for a random input and cotangent."""
     x = jax.random.normal(jax.random.PRNGKey(2), shape)
     ref = (nn.ConvTranspose if kind == "up" else nn.Conv)(7, (4, 4), strides=(2, 2), padding="SAME")
     params = _random_params(ref, x, 3)
-    y = jax.jit(ref.apply)(params, x)
-    cot = jax.random.normal(jax.random.PRNGKey(4), y.shape)
-    grads = jax.jit(jax.grad(lambda p, x: jnp.sum(ref.apply(p, x) * cot), argnums=(0, 1)))(params, x)
-    return x, params, cot, y, grads
+    out_shape = jax.eval_shape(ref.apply, params, x).shape
+    cot = jax.random.normal(jax.random.PRNGKey(4), out_shape)
+    return x, params, cot, _value_and_grads(ref, params, x, cot)
 
 
 def _check_against_reference(kind, impl, shape):
-    x, params, cot, y_ref, g_ref = _reference(kind, shape)
+    x, params, cot, (y_ref, g_ref) = _reference(kind, shape)
     alt = (Up if kind == "up" else Down)(7, impl=impl)
     assert jax.tree.map(jnp.shape, jax.eval_shape(alt.init, jax.random.PRNGKey(0), x)) == jax.tree.map(jnp.shape, params)
-    y = jax.jit(alt.apply)(params, x)
+    y, g = _value_and_grads(alt, params, x, cot)
     np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-4)
-    g = jax.jit(jax.grad(lambda p, x: jnp.sum(alt.apply(p, x) * cot), argnums=(0, 1)))(params, x)
     for a, r in zip(jax.tree.leaves(g), jax.tree.leaves(g_ref)):
         np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4 * float(jnp.max(jnp.abs(r))))
 
 
+# (2, 3, 4, 56) -> 7 channels makes "gemm" take its col2im branch; (2, 5, 3, 2) its matmul one.
 @pytest.mark.parametrize("impl", UPSAMPLE)
-@pytest.mark.parametrize("shape", [(3, 4, 4, 32), (2, 5, 3, 2), (2, 3, 4, 56)])
+@pytest.mark.parametrize("shape", [(2, 5, 3, 2), (2, 3, 4, 56)])
 def test_up_matches_flax_conv_transpose_values_and_gradients(impl, shape):
     _check_against_reference("up", impl, shape)
 
 
 @pytest.mark.parametrize("impl", DOWNSAMPLE)
-@pytest.mark.parametrize("shape", [(3, 8, 8, 32), (2, 6, 4, 1), (2, 5, 7, 2)])
+@pytest.mark.parametrize("shape", [(2, 8, 6, 3), (2, 5, 7, 2)])
 def test_down_matches_flax_conv_values_and_gradients(impl, shape):
     _check_against_reference("down", impl, shape)
 
