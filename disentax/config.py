@@ -34,11 +34,18 @@ def base_config() -> ml_collections.ConfigDict:
             hidden=(256, 256),
             mlp_hidden=(1200, 1200),
             likelihood="bernoulli",
+            # How the conv model's stride-2 layers are computed: the same function and parameters
+            # either way (disentax.models.layers); "auto" = fastest measured on the backend.
+            upsample="auto",  # auto | conv_transpose | subpixel | matmul | col2im | gemm
+            downsample="auto",  # auto | conv | s2d | matmul
         )
     )
     c.optimizer = ml_collections.ConfigDict(
         dict(name="adam", learning_rate=1e-4, b1=0.9, b2=0.999, eps=1e-8, grad_clip=0.0)
     )
+    # Data parallel over every visible device (disentax.train.sharding); the batch size is global.
+    c.data_parallel = True
+    c.distributed = "auto"  # auto | on | off: jax.distributed.initialize() for multi-host launches
     c.log_every = 100
     c.checkpoint_every = 1000
     c.max_checkpoints = 3
@@ -153,6 +160,14 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
         _require(int(config[key]) >= 1, f"config.{key} must be a positive integer, got {config[key]}")
     _require(config.model.encoder in ENCODERS, f"config.model.encoder={config.model.encoder!r} is unknown; allowed: {', '.join(ENCODERS)}")
     _require(config.model.likelihood in LIKELIHOODS, f"config.model.likelihood={config.model.likelihood!r} is unknown; allowed: {', '.join(LIKELIHOODS)}")
+    _require(config.get("distributed", "auto") in ("auto", "on", "off"),
+             f"config.distributed={config.get('distributed')!r} is unknown; allowed: auto, on, off")
+    from disentax.models import layers
+
+    for kind, allowed in (("upsample", layers.UPSAMPLE), ("downsample", layers.DOWNSAMPLE)):
+        value = config.model.get(kind, "auto")
+        _require(value == "auto" or value in allowed,
+                 f"config.model.{kind}={value!r} is unknown; allowed: auto, {', '.join(allowed)}")
     _require(config.model.latent_dim >= 1, f"config.model.latent_dim must be >= 1, got {config.model.latent_dim}")
     _require(config.optimizer.name in OPTIMIZERS, f"config.optimizer.name={config.optimizer.name!r} is unknown; allowed: {', '.join(OPTIMIZERS)}")
     _require(config.optimizer.learning_rate > 0, f"config.optimizer.learning_rate must be > 0, got {config.optimizer.learning_rate}")

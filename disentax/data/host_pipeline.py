@@ -25,8 +25,8 @@ __all__ = ["DeviceBatches", "PrefetchBatches", "make_batch_source"]
 class DeviceBatches:
     """``source(step)`` -> jitted on-device ``method.sample_batch`` at ``fold_in(data_key, step)``."""
 
-    def __init__(self, make: Callable[[jax.Array], Any], data_key: jax.Array):
-        self._make = jax.jit(make)
+    def __init__(self, make: Callable[[jax.Array], Any], data_key: jax.Array, sharding: Any = None):
+        self._make = jax.jit(make, out_shardings=sharding)
         self._key = data_key
 
     def __call__(self, step: int):
@@ -118,7 +118,7 @@ def make_batch_source(method, dataset, data_key: jax.Array, batch_size: int, *,
     """
     batch_size = int(batch_size)
     if not getattr(dataset, "on_host", False):
-        return DeviceBatches(lambda k: method.sample_batch(dataset, k, batch_size), data_key)
+        return DeviceBatches(lambda k: method.sample_batch(dataset, k, batch_size), data_key, sharding)
 
     def make(step: int):
         return method.sample_batch(dataset, jax.random.fold_in(data_key, step), batch_size)

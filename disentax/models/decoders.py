@@ -12,6 +12,8 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from disentax.models.layers import Up
+
 # Parameters of p(x|z) per image channel. Bernoulli: logits. Gaussian: the mean (its
 # variance is fixed by the objective). Discretized logistic: location and log-scale.
 _NUM_PARAMS = {"bernoulli": 1, "gaussian": 1, "logistic": 2}
@@ -34,6 +36,9 @@ class ConvDecoder(nn.Module):
     channels: Sequence[int] = (32, 32, 32)
     hidden: Sequence[int] = (256, 256)
     likelihood: str = "bernoulli"
+    # How each transposed convolution is computed; all choices are the same function with the
+    # same parameters (see disentax.models.layers): conv_transpose | subpixel | matmul.
+    upsample: str = "conv_transpose"
 
     @nn.compact
     def __call__(self, z):
@@ -50,10 +55,13 @@ class ConvDecoder(nn.Module):
             h = nn.relu(nn.Dense(w)(h))
         h = nn.relu(nn.Dense(base_h * base_w * self.channels[0])(h))
         h = h.reshape(z.shape[0], base_h, base_w, self.channels[0])
-        for c in self.channels:
-            h = nn.relu(nn.ConvTranspose(c, (4, 4), strides=(2, 2), padding="SAME")(h))
-        out = nn.ConvTranspose(
-            out_channels * likelihood_params(self.likelihood), (4, 4), strides=(2, 2), padding="SAME"
+        # Named as Flax names nn.ConvTranspose layers, so the parameter tree is the same for
+        # every `upsample` choice.
+        for i, c in enumerate(self.channels):
+            h = nn.relu(Up(c, impl=self.upsample, name=f"ConvTranspose_{i}")(h))
+        out = Up(
+            out_channels * likelihood_params(self.likelihood), impl=self.upsample,
+            name=f"ConvTranspose_{len(self.channels)}",
         )(h)
         return out
 

@@ -13,6 +13,8 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from disentax.models.layers import Down
+
 
 class ConvEncoder(nn.Module):
     """4 x Conv(channels, 4x4, stride 2) -> 2 x Dense(hidden) -> Dense(2 * latent_dim)."""
@@ -20,12 +22,15 @@ class ConvEncoder(nn.Module):
     latent_dim: int = 10
     channels: Sequence[int] = (32, 32, 32, 32)
     hidden: Sequence[int] = (256, 256)
+    # How each strided convolution is computed; all choices are the same function with the same
+    # parameters (see disentax.models.layers): conv | s2d | matmul.
+    downsample: str = "conv"
 
     @nn.compact
     def __call__(self, x):
         h = x
-        for c in self.channels:
-            h = nn.relu(nn.Conv(c, (4, 4), strides=(2, 2), padding="SAME")(h))
+        for i, c in enumerate(self.channels):
+            h = nn.relu(Down(c, impl=self.downsample, name=f"Conv_{i}")(h))
         h = h.reshape(h.shape[0], -1)
         for width in self.hidden:
             h = nn.relu(nn.Dense(width)(h))

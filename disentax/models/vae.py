@@ -10,6 +10,7 @@ from typing import Any, Sequence
 import flax.linen as nn
 
 from disentax import distributions as dist
+from disentax.models import layers
 from disentax.models.decoders import ConvDecoder, MLPDecoder
 from disentax.models.encoders import ConvEncoder, MLPEncoder
 
@@ -43,16 +44,22 @@ def build_vae(model_config: Any, image_shape: Sequence[int]) -> VAE:
     """Build the VAE described by `config.model` for images of `image_shape` (H, W, C)."""
     kind = model_config.encoder
     if kind == "conv":
+        # "auto" picks the fastest of the equivalent implementations on the current backend.
+        up = layers.resolve("upsample", model_config.get("upsample", "auto"), layers.UPSAMPLE, layers.default_upsample)
+        down = layers.resolve("downsample", model_config.get("downsample", "auto"), layers.DOWNSAMPLE,
+                              layers.default_downsample)
         enc = ConvEncoder(
             latent_dim=model_config.latent_dim,
             channels=tuple(model_config.conv_channels),
             hidden=tuple(model_config.hidden),
+            downsample=down,
         )
         dec = ConvDecoder(
             image_shape=tuple(image_shape),
             channels=tuple(model_config.conv_channels[:-1]),
             hidden=tuple(model_config.hidden),
             likelihood=model_config.likelihood,
+            upsample=up,
         )
     elif kind == "mlp":
         enc = MLPEncoder(latent_dim=model_config.latent_dim, hidden=tuple(model_config.mlp_hidden))

@@ -18,13 +18,15 @@ from disentax import methods, viz
 from disentax.config import ConfigError
 from disentax.data.host_pipeline import make_batch_source
 from disentax.data.registry import get_dataset
+from disentax.train import sharding
 from disentax.train.checkpoint import Checkpointer
 from disentax.train.logging import MetricWriter, to_python
 
 # Keys that may change between an interrupted run and its resumption without changing
 # the trajectory; any other difference would silently mix two experiments.
 RESUMABLE_KEYS = {"num_steps", "log_every", "checkpoint_every", "max_checkpoints", "progress",
-                  "num_viz_images", "traversal_steps", "traversal_range"}
+                  "num_viz_images", "traversal_steps", "traversal_range",
+                  "data_parallel", "distributed"}
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -77,13 +79,16 @@ def train(config, workdir, *, write_pictures: bool = True) -> dict:
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     _check_config(workdir, config)
+    # Data parallel over all devices: batches split on their leading axis, state replicated.
+    mesh = sharding.setup(config)
     dataset = get_dataset(config.dataset)
     method = methods.build(config, dataset.image_shape)
     init_key, data_key, step_key, viz_key = run_keys(config.seed)
     batch_size, num_steps = int(config.batch_size), int(config.num_steps)
 
-    batches = make_batch_source(method, dataset, data_key, batch_size)  # batches(step), pure in (seed, step)
-    state = method.init_state(init_key, batches(0))
+    # batches(step) is a pure function of (seed, step), made directly in the data sharding.
+    batches = make_batch_source(method, dataset, data_key, batch_size, sharding=sharding.batch_sharding(mesh))
+    state = sharding.jit_init(method.init_state, mesh)(init_key, batches(0))
     ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=int(config.max_checkpoints))
     start = 0
     if ckpt.latest_step() is not None:
@@ -91,7 +96,7 @@ def train(config, workdir, *, write_pictures: bool = True) -> dict:
         start = int(state.step)
     last_saved = start if ckpt.latest_step() is not None else None
     writer = MetricWriter(workdir, resume_step=start)
-    step_fn = jax.jit(method.train_step, donate_argnums=0)
+    step_fn = sharding.jit_step(method.train_step, mesh)
 
     pending: list[tuple[int, jax.Array]] = []  # (step, loss) not yet checked on the host
 

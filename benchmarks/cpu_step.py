@@ -1,0 +1,75 @@
+"""β-VAE step at one batch size: each equivalent layer implementation vs the PyTorch reference.
+
+    python benchmarks/cpu_step.py --batch 64 --reps 7 --steps 3 [--out results.jsonl]
+
+Times every (downsample, upsample) pair and the torch reference (in its own worker process,
+so the two thread pools do not fight) in alternation within one run, and prints medians
+and ratios to torch; the default (auto) choice is marked.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+if "--threads" in sys.argv:  # XLA reads its thread settings when the backend starts
+    _n = sys.argv[sys.argv.index("--threads") + 1]
+    if _n == "1":
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                                   + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+
+from common import JaxStep, device_note, method_config, time_interleaved
+
+from disentax.models import layers
+
+PAIRS = [("conv", "conv_transpose"), ("conv", "subpixel"), ("conv", "matmul"),
+         ("s2d", "subpixel"), ("matmul", "matmul"), ("s2d", "matmul")]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--reps", type=int, default=7)
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--method", default="beta_vae")
+    p.add_argument("--pairs", default=None, help="comma list of down/up, e.g. conv/conv_transpose,matmul/matmul")
+    p.add_argument("--no-torch", action="store_true")
+    p.add_argument("--out", default=None)
+    p.add_argument("--threads", type=int, default=None,
+                   help="1: both frameworks single-threaded (fairer on a loaded machine); default: their defaults")
+    a = p.parse_args()
+    pairs = PAIRS if a.pairs is None else [tuple(s.split("/")) for s in a.pairs.split(",")]
+    runners = {}
+    for down, up in pairs:
+        c = method_config(a.method, a.batch, upsample=up, downsample=down)
+        runners[f"jax {down}/{up}"] = JaxStep(c)
+    if not a.no_torch:
+        import torch
+
+        from torch_reference import TorchWorker
+
+        runners[f"torch {torch.__version__} (own process)"] = TorchWorker(a.batch, threads=a.threads)
+    res = time_interleaved(runners, a.reps, a.steps)
+    auto = f"jax {layers.default_downsample()}/{layers.default_upsample()}"
+    torch_name = next((n for n in res if n.startswith("torch")), None)
+    threads = a.threads or "default"
+    print(f"{device_note()}; {a.method} batch {a.batch}; threads {threads}; {a.reps} reps x {a.steps} steps, interleaved")
+    rows = []
+    for name, r in res.items():
+        ratio = r["median_s"] / res[torch_name]["median_s"] if torch_name else float("nan")
+        mark = "  <- default" if name == auto else ""
+        best = min(r["samples_s"])
+        ratio_min = best / min(res[torch_name]["samples_s"]) if torch_name else float("nan")
+        print(f"  {name:34s} median {1e3 * r['median_s']:7.1f} ms ({ratio:4.2f}x torch)   "
+              f"min {1e3 * best:7.1f} ms ({ratio_min:4.2f}x torch){mark}")
+        rows.append({"impl": name, "batch": a.batch, "method": a.method, "threads": threads, "device": device_note(),
+                     "ratio_to_torch": ratio, "ratio_to_torch_min": ratio_min, **r})
+    if a.out:
+        with open(a.out, "a") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+
+
+if __name__ == "__main__":
+    main()

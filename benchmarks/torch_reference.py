@@ -1,0 +1,157 @@
+"""PyTorch reference of disentax's standard conv β-VAE step, for side-by-side timing.
+
+The same network as `disentax.models` with `config.model.encoder="conv"` (Burgess et al.
+2018, Appendix A.1): 4 x Conv(32, 4x4, stride 2, pad 1) + ReLU, Dense 256, Dense 256,
+Dense 2*10 (mean, log-variance); decoder Dense 256, Dense 256, Dense 4*4*32, then
+3 x ConvTranspose(32, 4x4, stride 2, pad 1) + ReLU and ConvTranspose(C, 4x4, stride 2, pad 1)
+to Bernoulli logits. Loss: -E[log p(x|z)] + β KL(q(z|x) || N(0, I)), summed over pixels and
+latents, averaged over the batch; Adam(1e-4). torch is an optional dependency
+(`pip install disentax[bench]`); this module is only imported by the benchmarks.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class TorchVAE(nn.Module):
+    def __init__(self, channels: int = 1, latent_dim: int = 10, conv: int = 32, hidden: int = 256):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.conv = conv
+        self.enc_convs = nn.ModuleList(
+            [nn.Conv2d(channels if i == 0 else conv, conv, 4, stride=2, padding=1) for i in range(4)]
+        )
+        self.enc_dense = nn.Sequential(
+            nn.Linear(conv * 4 * 4, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+            nn.Linear(hidden, 2 * latent_dim),
+        )
+        self.dec_dense = nn.Sequential(
+            nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+            nn.Linear(hidden, conv * 4 * 4), nn.ReLU(),
+        )
+        self.dec_convs = nn.ModuleList(
+            [nn.ConvTranspose2d(conv, conv if i < 3 else channels, 4, stride=2, padding=1) for i in range(4)]
+        )
+
+    def forward(self, x):
+        h = x
+        for c in self.enc_convs:
+            h = F.relu(c(h))
+        mu, logvar = self.enc_dense(h.flatten(1)).chunk(2, dim=-1)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        h = self.dec_dense(z).view(-1, self.conv, 4, 4)
+        for i, c in enumerate(self.dec_convs):
+            h = c(h)
+            if i < 3:
+                h = F.relu(h)
+        return h, mu, logvar
+
+
+def beta_vae_loss(x, logits, mu, logvar, beta: float):
+    recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / x.shape[0]
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1).mean()
+    return recon + beta * kl
+
+
+def make_step(batch_size: int, image_shape=(64, 64, 1), beta: float = 4.0, seed: int = 0):
+    """A closure running one optimisation step on a fixed random binary batch (NCHW)."""
+    torch.manual_seed(seed)
+    h, w, c = image_shape
+    model = TorchVAE(channels=c)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-8)
+    x = (torch.rand(batch_size, c, h, w) < 0.1).float()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        logits, mu, logvar = model(x)
+        loss = beta_vae_loss(x, logits, mu, logvar, beta)
+        loss.backward()
+        opt.step()
+        return float(loss.detach())
+
+    return step
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def serve(batch_size: int, threads: int | None = None) -> None:
+    """Worker mode: read a step count per stdin line, run them, answer the mean seconds per step.
+
+    The benchmarks time torch in its own process so its OpenMP threads and XLA's thread pool
+    do not compete inside one process (which slows both), while still alternating with JAX.
+    """
+    import sys
+
+    if threads:
+        torch.set_num_threads(threads)
+    step = make_step(batch_size)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        n = int(line)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            step()
+        print(f"{(time.perf_counter() - t0) / max(n, 1)!r}", flush=True)
+
+
+class TorchWorker:
+    """Callable running one torch step in a subprocess (see `serve`); `close()` ends it."""
+
+    def __init__(self, batch_size: int, threads: int | None = None):
+        import subprocess
+        import sys
+
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve", "--batch", str(batch_size)]
+            + (["--threads", str(threads)] if threads else []),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        assert self.proc.stdout.readline().strip() == "ready"
+        self.version = torch.__version__
+
+    def __call__(self):
+        self.proc.stdin.write("1\n")
+        self.proc.stdin.flush()
+        return float(self.proc.stdout.readline())
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def main():
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    if a.serve:
+        serve(a.batch, a.threads)
+        return
+    step = make_step(a.batch)
+    step()
+    t = []
+    for _ in range(a.steps):
+        t0 = time.perf_counter()
+        step()
+        t.append(time.perf_counter() - t0)
+    print(f"torch {torch.__version__} threads={torch.get_num_threads()} batch={a.batch}: "
+          f"median {1e3 * np.median(t):.1f} ms/step")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""Stride-2 4x4 convolutions and transposed convolutions, computed in several equivalent ways.
+
+The standard dSprites VAE (Burgess et al. 2018, Appendix A.1) downsamples with
+`nn.Conv(c, (4, 4), strides=(2, 2), padding="SAME")` and upsamples with
+`nn.ConvTranspose(c, (4, 4), strides=(2, 2), padding="SAME")`. XLA:CPU runs the
+transposed convolution (and the input gradient of a strided convolution, which is one)
+through a slow generic path, so on CPU we compute the same functions with stride-1
+convolutions or plain matrix products instead. Every variant here has the parameter tree
+of the Flax layer it replaces (`kernel` [4, 4, Cin, Cout] with the same initialiser,
+`bias` [Cout]), so parameters and checkpoints are interchangeable and a given seed
+initialises the same numbers whichever variant is chosen.
+
+Phase (sub-pixel) decomposition of the transposed convolution. With `padding="SAME"`,
+k = 4 and s = 2, `lax.conv_transpose` (no kernel flip) pads the 2-dilated input by 2 on
+each side, so along one axis (writing W_t for the kernel tap t)
+
+    y[2m]   = x[m-1] W_0 + x[m]   W_2
+    y[2m+1] = x[m]   W_1 + x[m+1] W_3.
+
+Pad x by one on each side (x_p[j] = x[j-1]) and take the 2-tap windows (x_p[j], x_p[j+1]),
+j = 0..H. Window tap q of output phase r carries W_{2q+r}: the even phase of window j
+gives y[2j], the odd phase gives y[2j-1]. In 2-D this is ONE stride-1 2x2 convolution of
+the padded input with the kernel W.reshape(2, 2, 2, 2, Ci, Co)[qa, ra, qb, rb] arranged
+as [qa, qb, ci, (ra, rb, co)] — four output phases side by side — followed by a
+depth-to-space interleave that takes phase (ra, rb) at offset (ra, rb). It costs
+(H+1)^2/H^2 of the transposed convolution's useful multiply-adds (a zero-stuffed
+transposed convolution wastes 3/4 of them).
+
+Space-to-depth for the strided convolution. `padding="SAME"` pads by 1 on each side, so
+y[m] = sum_t x_p[2m+t] W_t with x_p the padded input. Writing x_p[2j+r] = X[j, r]
+(space-to-depth), y[m] = sum_{q,r} X[m+q, r] W_{2q+r}: a stride-1 2x2 VALID convolution
+of the space-to-depth input with the kernel arranged as [qa, qb, (ra, rb, ci), co].
+
+Each of the two can run as `lax.conv_general_dilated` ("subpixel"/"s2d") or as an explicit
+im2col followed by one matrix product ("matmul"), which XLA:CPU turns into a single GEMM
+in both the forward and the backward pass. The transposed convolution has a third form,
+"col2im": one GEMM from each input pixel to its 16 kernel taps, then shifted sums — less
+memory traffic when the layer has few output channels. "gemm" picks between "matmul" and
+"col2im" per layer from the channel counts (`gemm_choice`).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+UPSAMPLE = ("conv_transpose", "subpixel", "matmul", "col2im", "gemm")
+DOWNSAMPLE = ("conv", "s2d", "matmul")
+
+_DN = ("NHWC", "HWIO", "NHWC")
+
+
+def default_upsample(backend: str | None = None) -> str:
+    """The fastest correct transposed-convolution variant for `backend` (default: jax's).
+
+    CPU: "gemm" (per layer, "matmul" or "col2im"), measured in benchmarks/RESULTS.md.
+    GPU/TPU: "conv_transpose" (cuDNN and the TPU compiler handle transposed convolutions
+    natively); not measured here.
+    """
+    backend = backend or jax.default_backend()
+    return "gemm" if backend == "cpu" else "conv_transpose"
+
+
+def default_downsample(backend: str | None = None) -> str:
+    """The fastest correct strided-convolution variant for `backend`; see `default_upsample`."""
+    backend = backend or jax.default_backend()
+    # On CPU the plain strided convolution's gradients were as fast as or faster than the
+    # space-to-depth forms (benchmarks/RESULTS.md), so no replacement is needed there.
+    return "conv"
+
+
+def resolve(kind: str, choice: str, allowed, default: Callable[[], str]) -> str:
+    if choice == "auto":
+        return default()
+    if choice not in allowed:
+        raise ValueError(f"unknown model.{kind} {choice!r}; allowed: auto, {', '.join(allowed)}")
+    return choice
+
+
+def _patches_2x2(x):
+    """[B, H, W, C] -> [B, H-1, W-1, 4C]: every 2x2 window, channels ordered (qa, qb, c)."""
+    h, w = x.shape[1], x.shape[2]
+    return jnp.concatenate(
+        [x[:, qa : qa + h - 1, qb : qb + w - 1, :] for qa in (0, 1) for qb in (0, 1)], axis=-1
+    )
+
+
+def conv_transpose_4x4_s2(x, kernel, bias, *, impl: str = "gemm"):
+    """`nn.ConvTranspose(Co, (4,4), strides=(2,2), padding="SAME")` applied to x [B, H, W, Ci].
+
+    kernel [4, 4, Ci, Co], bias [Co] -> [B, 2H, 2W, Co]; impl in `UPSAMPLE` (module docstring).
+    """
+    b, h, w, ci = x.shape
+    co = kernel.shape[-1]
+    if impl == "conv_transpose":
+        y = lax.conv_transpose(x, kernel, (2, 2), "SAME", dimension_numbers=_DN)
+        return y + bias
+    if impl == "gemm":
+        impl = gemm_choice(ci, co)
+    if impl == "col2im":
+        return _col2im_4x4_s2(x, kernel) + bias
+    # k[qa, qb, ci, ra, rb, co] = kernel[2 qa + ra, 2 qb + rb, ci, co]
+    k = kernel.reshape(2, 2, 2, 2, ci, co).transpose(0, 2, 4, 1, 3, 5)
+    xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    if impl == "subpixel":
+        z = lax.conv_general_dilated(xp, k.reshape(2, 2, ci, 4 * co), (1, 1), "VALID", dimension_numbers=_DN)
+    elif impl == "matmul":
+        z = _patches_2x2(xp) @ k.reshape(4 * ci, 4 * co)
+    else:
+        raise ValueError(f"unknown upsample {impl!r}; allowed: {', '.join(UPSAMPLE)}")
+    z = z.reshape(b, h + 1, w + 1, 2, 2, co)
+    # Phase (ra, rb) of window (j, l) is output pixel (2j - ra, 2l - rb) ... shifted: take
+    # windows (m + ra, n + rb) for output (2m + ra, 2n + rb).
+    rows = []
+    for ra in (0, 1):
+        cols = [z[:, ra : ra + h, rb : rb + w, ra, rb, :] for rb in (0, 1)]
+        rows.append(jnp.stack(cols, axis=3))  # [B, H, W, 2(rb), Co]
+    y = jnp.stack(rows, axis=2)  # [B, H, 2(ra), W, 2(rb), Co]
+    return y.reshape(b, 2 * h, 2 * w, co) + bias
+
+
+def gemm_choice(ci: int, co: int) -> str:
+    """"col2im" when the layer has few output channels next to its input ones, else "matmul".
+
+    Their GEMMs produce 16 Co and 4 Ci values per input pixel; on XLA:CPU col2im was faster
+    for (Ci, Co) = (32, 1) and (32, 3), im2col for (32, 6) and above (benchmarks/RESULTS.md).
+    """
+    return "col2im" if 8 * co <= ci else "matmul"
+
+
+def _col2im_4x4_s2(x, kernel):
+    """Transposed convolution as one GEMM to per-tap columns, then shifted sums (col2im).
+
+    C[i, j, t, u] = x[i, j] W[t, u]; with C padded by one (Cp[i] = C[i-1]) the phase
+    formulas of the module docstring read y[2m + r] = sum_q Cp[m + q + r, tap 2q + r].
+    The GEMM output has 16 Co channels per input pixel, against 4 Ci for the im2col form:
+    the cheaper one when Co is small next to Ci (e.g. the last, image-producing layer).
+    """
+    b, h, w, ci = x.shape
+    co = kernel.shape[-1]
+    cols = (x.reshape(-1, ci) @ kernel.transpose(2, 0, 1, 3).reshape(ci, 16 * co)).reshape(b, h, w, 4, 4, co)
+    cp = jnp.pad(cols, ((0, 0), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0)))
+    rows = []
+    for ra in (0, 1):
+        cols_out = []
+        for rb in (0, 1):
+            cols_out.append(sum(
+                cp[:, qa + ra : qa + ra + h, qb + rb : qb + rb + w, 2 * qa + ra, 2 * qb + rb, :]
+                for qa in (0, 1) for qb in (0, 1)
+            ))
+        rows.append(jnp.stack(cols_out, axis=3))
+    return jnp.stack(rows, axis=2).reshape(b, 2 * h, 2 * w, co)
+
+
+def conv_4x4_s2(x, kernel, bias, *, impl: str = "conv"):
+    """`nn.Conv(Co, (4,4), strides=(2,2), padding="SAME")` applied to x [B, H, W, Ci], H and W even.
+
+    kernel [4, 4, Ci, Co], bias [Co] -> [B, H/2, W/2, Co]; impl in `DOWNSAMPLE`.
+    """
+    b, h, w, ci = x.shape
+    co = kernel.shape[-1]
+    if impl not in DOWNSAMPLE:
+        raise ValueError(f"unknown downsample {impl!r}; allowed: {', '.join(DOWNSAMPLE)}")
+    if impl == "conv" or h % 2 or w % 2:
+        # Odd sizes pad asymmetrically under "SAME"; the plain convolution is the same function.
+        return lax.conv_general_dilated(x, kernel, (2, 2), "SAME", dimension_numbers=_DN) + bias
+    xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    hp, wp = (h + 2) // 2, (w + 2) // 2
+    s2d = xp.reshape(b, hp, 2, wp, 2, ci).transpose(0, 1, 3, 2, 4, 5).reshape(b, hp, wp, 4 * ci)
+    # k[qa, qb, ra, rb, ci, co] = kernel[2 qa + ra, 2 qb + rb, ci, co]
+    k = kernel.reshape(2, 2, 2, 2, ci, co).transpose(0, 2, 1, 3, 4, 5)
+    if impl == "s2d":
+        y = lax.conv_general_dilated(s2d, k.reshape(2, 2, 4 * ci, co), (1, 1), "VALID", dimension_numbers=_DN)
+    else:
+        y = _patches_2x2(s2d) @ k.reshape(16 * ci, co)
+    return y + bias
+
+
+class Down(nn.Module):
+    """Drop-in for `nn.Conv(features, (4, 4), strides=(2, 2), padding="SAME")`; same parameters."""
+
+    features: int
+    impl: str = "conv"
+    kernel_init: Callable = nn.initializers.lecun_normal()
+    bias_init: Callable = nn.initializers.zeros_init()
+
+    @nn.compact
+    def __call__(self, x):
+        kernel = self.param("kernel", self.kernel_init, (4, 4, x.shape[-1], self.features), jnp.float32)
+        bias = self.param("bias", self.bias_init, (self.features,), jnp.float32)
+        return conv_4x4_s2(x, kernel, bias, impl=self.impl)
+
+
+class Up(nn.Module):
+    """Drop-in for `nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding="SAME")`; same parameters."""
+
+    features: int
+    impl: str = "gemm"
+    kernel_init: Callable = nn.initializers.lecun_normal()
+    bias_init: Callable = nn.initializers.zeros_init()
+
+    @nn.compact
+    def __call__(self, x):
+        kernel = self.param("kernel", self.kernel_init, (4, 4, x.shape[-1], self.features), jnp.float32)
+        bias = self.param("bias", self.bias_init, (self.features,), jnp.float32)
+        return conv_transpose_4x4_s2(x, kernel, bias, impl=self.impl)
