@@ -26,6 +26,9 @@ class DeviceBatches:
     """``source(step)`` -> jitted on-device ``method.sample_batch`` at ``fold_in(data_key, step)``."""
 
     def __init__(self, make: Callable[[jax.Array], Any], data_key: jax.Array, sharding: Any = None):
+        # `sharding`: a Sharding, or a function of the batch's shape tree giving one per leaf.
+        if callable(sharding):
+            sharding = sharding(jax.eval_shape(make, data_key))
         self._make = jax.jit(make, out_shardings=sharding)
         self._key = data_key
 
@@ -57,6 +60,8 @@ class PrefetchBatches:
         self._next: int | None = None
 
     def _put(self, batch):
+        if callable(self._sharding):
+            return jax.device_put(batch, self._sharding(batch))
         if self._sharding is not None:
             return jax.device_put(batch, self._sharding)
         return jax.device_put(batch)

@@ -120,13 +120,25 @@ def batch_sharding(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, P(DATA_AXIS))
 
 
+def batch_shardings(batch: Any, mesh: Mesh) -> Any:
+    """Per-leaf shardings of a batch pytree (arrays or shape structs): the leading axis over "data"
+    where it splits evenly over the devices, else replicated — scalars (a semi-supervised batch's
+    labelled flag) and small per-group tables (ML-VAE's group values). Sharding only lays data
+    out; under jit every computation still sees the global arrays."""
+    return jax.tree.map(lambda x: batch_sharding(mesh) if _splits(x, mesh) else replicated(mesh), batch)
+
+
+def _splits(x, mesh: Mesh) -> bool:
+    return np.ndim(x) >= 1 and np.shape(x)[0] % mesh.size == 0
+
+
 def replicate(tree: Any, mesh: Mesh) -> Any:
     """Place every array of `tree` whole on every device of `mesh`."""
     return jax.device_put(tree, replicated(mesh))
 
 
 def shard_batch(batch: Any, mesh: Mesh) -> Any:
-    """Split the leading axis of every array in `batch` over the mesh.
+    """Split the leading axis of every array in `batch` over the mesh (see `batch_shardings`).
 
     Device arrays are resharded; host (numpy) arrays are the global batch on one process,
     or, with several processes, this process's slice of it.
@@ -134,23 +146,32 @@ def shard_batch(batch: Any, mesh: Mesh) -> Any:
     sharding = batch_sharding(mesh)
 
     def put(x):
-        if jax.process_count() > 1 and not isinstance(x, jax.Array):
+        if jax.process_count() > 1 and not isinstance(x, jax.Array) and np.ndim(x) >= 1:
             return jax.make_array_from_process_local_data(sharding, np.asarray(x))
-        if x.shape[0] % mesh.size:
-            raise ValueError(f"batch axis of size {x.shape[0]} does not split over {mesh.size} devices")
-        return jax.device_put(x, sharding)
+        return jax.device_put(x, sharding if _splits(x, mesh) else replicated(mesh))
 
     return jax.tree.map(put, batch)
 
 
 def jit_sampler(sample: Callable, mesh: Mesh) -> Callable:
     """jit `sample(key) -> batch` so the batch is produced directly in its data sharding."""
-    return jax.jit(sample, out_shardings=batch_sharding(mesh))
+    jitted = {}
+
+    def call(key):
+        if "fn" not in jitted:  # the batch's structure is known once its shapes are
+            jitted["fn"] = jax.jit(sample, out_shardings=batch_shardings(jax.eval_shape(sample, key), mesh))
+        return jitted["fn"](key)
+
+    return call
 
 
 def jit_init(init_state: Callable, mesh: Mesh) -> Callable:
     """jit `init_state(key, batch) -> state` with the state replicated over the mesh."""
-    return jax.jit(init_state, in_shardings=(replicated(mesh), batch_sharding(mesh)), out_shardings=replicated(mesh))
+    def call(key, batch):
+        return jax.jit(init_state, in_shardings=(replicated(mesh), batch_shardings(batch, mesh)),
+                       out_shardings=replicated(mesh))(key, batch)
+
+    return call
 
 
 def jit_step(train_step: Callable, mesh: Mesh, donate: bool = True) -> Callable:
@@ -160,9 +181,18 @@ def jit_step(train_step: Callable, mesh: Mesh, donate: bool = True) -> Callable:
     next step's input sharding matches and nothing recompiles). Donates the old state.
     """
     rep = replicated(mesh)
-    return jax.jit(
-        train_step,
-        in_shardings=(rep, batch_sharding(mesh), rep),
-        out_shardings=rep,
-        donate_argnums=(0,) if donate else (),
-    )
+    compiled: dict = {}
+
+    def call(state, batch, key):
+        # One jit per batch structure: arrays split over "data", scalar leaves replicated.
+        signature = (jax.tree.structure(batch), tuple(np.ndim(x) for x in jax.tree.leaves(batch)))
+        if signature not in compiled:
+            compiled[signature] = jax.jit(
+                train_step,
+                in_shardings=(rep, batch_shardings(batch, mesh), rep),
+                out_shardings=rep,
+                donate_argnums=(0,) if donate else (),
+            )
+        return compiled[signature](state, batch, key)
+
+    return call
