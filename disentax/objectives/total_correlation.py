@@ -39,7 +39,7 @@ def beta_tcvae(
     Monte Carlo ELBO, since the terms sum exactly to mean[log q(z|x) − log p(z)].
 
     With ``estimator="mws"`` the published constant −log(N·B) is kept, so the reported TC
-    carries +(D − 1)·log(N·B) relative to a mixture estimate (see `estimators`); gradients are
+    carries +(D − 1)·log N relative to a minibatch mixture estimate (see `estimators`); gradients are
     unaffected.
 
     Returns (loss, aux); aux: reconstruction, kl (closed form), kl_per_dim, elbo (closed-form KL),
