@@ -30,8 +30,9 @@ PAIRS = [("conv", "conv_transpose"), ("conv", "subpixel"), ("conv", "matmul"),
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--reps", type=int, default=7)
-    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--reps", type=int, default=15)
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps per runner first (torch needs a few)")
+    p.add_argument("--steps", type=int, default=1)
     p.add_argument("--method", default="beta_vae")
     p.add_argument("--pairs", default=None, help="comma list of down/up, e.g. conv/conv_transpose,matmul/matmul")
     p.add_argument("--no-torch", action="store_true")
@@ -50,7 +51,7 @@ def main():
         from torch_reference import TorchWorker
 
         runners[f"torch {torch.__version__} (own process)"] = TorchWorker(a.batch, threads=a.threads)
-    res = time_interleaved(runners, a.reps, a.steps)
+    res = time_interleaved(runners, a.reps, a.steps, warmup=a.warmup)
     auto = f"jax {layers.default_downsample()}/{layers.default_upsample()}"
     torch_name = next((n for n in res if n.startswith("torch")), None)
     threads = a.threads or "default"

@@ -97,7 +97,8 @@ def main():
     p.add_argument("--methods", default=None, help="comma list; default: every registered method")
     p.add_argument("--variant", action="append", default=[],
                    help="METHOD:key=value[,key=value] adds a variant (repeatable), e.g. beta_tcvae:estimator=mss")
-    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps per runner first (torch needs a few)")
     p.add_argument("--steps", type=int, default=2)
     p.add_argument("--device", default=None, help="free-text note of what this ran on (default: from jax)")
     p.add_argument("--no-torch", action="store_true")
@@ -138,7 +139,7 @@ def main():
             label = f"torch {torch.__version__} beta_vae"  # in its own process
             runners[label] = make_torch(batch)
             info[label] = {"compile_s": None, "flops_per_step": None, "xla_bytes": None}
-        timed = time_interleaved(runners, a.reps, a.steps)
+        timed = time_interleaved(runners, a.reps, a.steps, warmup=a.warmup)
         mem, mem_source = peak_memory()
         for label, t in timed.items():
             sec = t["median_s"]

@@ -36,8 +36,8 @@ def base_config() -> ml_collections.ConfigDict:
             likelihood="bernoulli",
             # How the conv model's stride-2 layers are computed: the same function and parameters
             # either way (disentax.models.layers); "auto" = fastest measured on the backend.
-            upsample="auto",  # auto | conv_transpose | subpixel | matmul | col2im | gemm
-            downsample="auto",  # auto | conv | s2d | matmul
+            upsample="auto",  # auto | conv_transpose | subpixel | matmul | col2im | gemm | adjoint
+            downsample="auto",  # auto | conv | s2d | matmul | adjoint
         )
     )
     c.optimizer = ml_collections.ConfigDict(

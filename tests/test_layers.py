@@ -115,7 +115,7 @@ def test_vae_parameters_and_outputs_identical_across_implementations():
     x = (jax.random.uniform(jax.random.PRNGKey(0), (2, 16, 16, 1)) < 0.2).astype(jnp.float32)
     key = jax.random.PRNGKey(1)
     ref_params, ref_out = None, None
-    for down, up in [("conv", "conv_transpose"), ("matmul", "gemm")]:
+    for down, up in [("conv", "conv_transpose"), ("adjoint", "adjoint")]:
         c = cfg.base_config().model
         c.upsample, c.downsample = up, down
         c.conv_channels, c.hidden = (8, 8, 8, 8), (16,)
@@ -143,6 +143,6 @@ def test_bad_choice_is_a_one_line_config_error():
 
 
 def test_auto_defaults_per_backend():
-    assert layers.default_upsample("cpu") == "gemm" and layers.default_upsample("gpu") == "conv_transpose"
-    assert layers.default_downsample("cpu") == "conv" and layers.default_downsample("tpu") == "conv"
+    assert layers.default_upsample("cpu") == "adjoint" and layers.default_upsample("gpu") == "conv_transpose"
+    assert layers.default_downsample("cpu") == "adjoint" and layers.default_downsample("tpu") == "conv"
     assert layers.gemm_choice(32, 1) == "col2im" and layers.gemm_choice(32, 32) == "matmul"

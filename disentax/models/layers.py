@@ -37,6 +37,15 @@ in both the forward and the backward pass. The transposed convolution has a thir
 "col2im": one GEMM from each input pixel to its 16 kernel taps, then shifted sums — less
 memory traffic when the layer has few output channels. "gemm" picks between "matmul" and
 "col2im" per layer from the channel counts (`gemm_choice`).
+
+"adjoint" (both directions) uses that the two layers are each other's transposes: the
+input gradient of the strided convolution with kernel W is the transposed convolution
+with kernel W~[t, u, co, ci] = W[3-t, 3-u, ci, co] (spatially flipped, channels swapped),
+and vice versa. XLA:CPU's own input gradient of a strided convolution is its slow
+zero-stuffing path again, so "adjoint" computes the forward pass as "conv" (down) or
+"gemm" (up), the kernel gradient by autodiff of that forward pass, and the input gradient
+as the fast form of the adjoint layer (a custom VJP; forward-mode differentiation is not
+available for it).
 """
 from __future__ import annotations
 
@@ -47,8 +56,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-UPSAMPLE = ("conv_transpose", "subpixel", "matmul", "col2im", "gemm")
-DOWNSAMPLE = ("conv", "s2d", "matmul")
+UPSAMPLE = ("conv_transpose", "subpixel", "matmul", "col2im", "gemm", "adjoint")
+DOWNSAMPLE = ("conv", "s2d", "matmul", "adjoint")
 
 _DN = ("NHWC", "HWIO", "NHWC")
 
@@ -56,20 +65,20 @@ _DN = ("NHWC", "HWIO", "NHWC")
 def default_upsample(backend: str | None = None) -> str:
     """The fastest correct transposed-convolution variant for `backend` (default: jax's).
 
-    CPU: "gemm" (per layer, "matmul" or "col2im"), measured in benchmarks/RESULTS.md.
-    GPU/TPU: "conv_transpose" (cuDNN and the TPU compiler handle transposed convolutions
-    natively); not measured here.
+    CPU: "adjoint" (forward "gemm", input gradient a strided convolution), the fastest in
+    benchmarks/RESULTS.md. GPU/TPU: "conv_transpose" (cuDNN and the TPU compiler handle
+    transposed convolutions natively); not measured here.
     """
     backend = backend or jax.default_backend()
-    return "gemm" if backend == "cpu" else "conv_transpose"
+    return "adjoint" if backend == "cpu" else "conv_transpose"
 
 
 def default_downsample(backend: str | None = None) -> str:
     """The fastest correct strided-convolution variant for `backend`; see `default_upsample`."""
     backend = backend or jax.default_backend()
-    # On CPU the plain strided convolution's gradients were as fast as or faster than the
-    # space-to-depth forms (benchmarks/RESULTS.md), so no replacement is needed there.
-    return "conv"
+    # On CPU XLA's input gradient of the strided convolution is the slow transposed path;
+    # "adjoint" replaces only that gradient (benchmarks/RESULTS.md).
+    return "adjoint" if backend == "cpu" else "conv"
 
 
 def resolve(kind: str, choice: str, allowed, default: Callable[[], str]) -> str:
@@ -98,6 +107,8 @@ def conv_transpose_4x4_s2(x, kernel, bias, *, impl: str = "gemm"):
     if impl == "conv_transpose":
         y = lax.conv_transpose(x, kernel, (2, 2), "SAME", dimension_numbers=_DN)
         return y + bias
+    if impl == "adjoint":
+        return _up_adjoint(x, kernel) + bias
     if impl == "gemm":
         impl = gemm_choice(ci, co)
     if impl == "col2im":
@@ -155,6 +166,44 @@ def _col2im_4x4_s2(x, kernel):
     return jnp.stack(rows, axis=2).reshape(b, 2 * h, 2 * w, co)
 
 
+def _flip(kernel):
+    """W~[t, u, co, ci] = W[3-t, 3-u, ci, co]: the kernel of the adjoint layer."""
+    return kernel[::-1, ::-1].swapaxes(2, 3)
+
+
+def _with_input_grad(forward, input_grad):
+    """forward(x, kernel), differentiated w.r.t. x by `input_grad(dy, kernel)` (its adjoint)."""
+
+    @jax.custom_vjp
+    def f(x, kernel):
+        return forward(x, kernel)
+
+    def f_fwd(x, kernel):
+        return forward(x, kernel), (x, kernel)
+
+    def f_bwd(res, dy):
+        x, kernel = res
+        _, vjp_kernel = jax.vjp(lambda k: forward(x, k), kernel)  # its primal is dead code under jit
+        return input_grad(dy, kernel), vjp_kernel(dy)[0]
+
+    f.defvjp(f_fwd, f_bwd)
+    return f
+
+
+def _zero_bias(kernel, n):
+    return jnp.zeros((n,), kernel.dtype)
+
+
+_up_adjoint = _with_input_grad(
+    lambda x, k: conv_transpose_4x4_s2(x, k, _zero_bias(k, k.shape[-1]), impl="gemm"),
+    lambda dy, k: conv_4x4_s2(dy, _flip(k), _zero_bias(k, k.shape[2]), impl="conv"),
+)
+_down_adjoint = _with_input_grad(
+    lambda x, k: conv_4x4_s2(x, k, _zero_bias(k, k.shape[-1]), impl="conv"),
+    lambda dy, k: conv_transpose_4x4_s2(dy, _flip(k), _zero_bias(k, k.shape[2]), impl="gemm"),
+)
+
+
 def conv_4x4_s2(x, kernel, bias, *, impl: str = "conv"):
     """`nn.Conv(Co, (4,4), strides=(2,2), padding="SAME")` applied to x [B, H, W, Ci], H and W even.
 
@@ -167,6 +216,8 @@ def conv_4x4_s2(x, kernel, bias, *, impl: str = "conv"):
     if impl == "conv" or h % 2 or w % 2:
         # Odd sizes pad asymmetrically under "SAME"; the plain convolution is the same function.
         return lax.conv_general_dilated(x, kernel, (2, 2), "SAME", dimension_numbers=_DN) + bias
+    if impl == "adjoint":
+        return _down_adjoint(x, kernel) + bias
     xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
     hp, wp = (h + 2) // 2, (w + 2) // 2
     s2d = xp.reshape(b, hp, 2, wp, 2, ci).transpose(0, 1, 3, 2, 4, 5).reshape(b, hp, wp, 4 * ci)
