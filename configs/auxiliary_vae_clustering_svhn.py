@@ -2,7 +2,7 @@
 
 The seed's Table 1 setting: k = 30 clusters for the 10 digit classes, beta = 40 (searched over
 {1, 10, 20, 30, 40, 50, 60}); reported ACC 58.2% (+- 5.6). Concrete temperature 0.5 (the seed
-only says "constant"). Needs the TFDS data issue, see `auxiliary_vae_svhn`.
+only says "constant"). Reads the prepared TFDS dataset, see `auxiliary_vae_svhn`.
 """
 import importlib.util
 from pathlib import Path

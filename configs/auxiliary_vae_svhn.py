@@ -1,8 +1,7 @@
 """Auxiliary-task VAE (seed 000, Experiment 1) on SVHN (TFDS `svhn_cropped`, 32x32x3).
 
-Needs the TFDS dataset support of the data issue (the dataset name `svhn_cropped` must be
-registered there, and the data downloaded or prepared); until that lands `disentax train` refuses
-this config with "config.dataset='svhn_cropped' is unknown".
+Reads the prepared TFDS dataset (`pip install "disentax[tfds]"`, then `tfds build svhn_cropped
+--file_format=array_record`; see the README's real-datasets section).
 
 beta = 1 as in the swap test of Fig. 3 (Experiment 1.2); Fig. 2 used beta = 20 (override
 --config.beta=20). Not given in the seed, chosen here: 8x8 patches (16 per image), 32 global and

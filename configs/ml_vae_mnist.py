@@ -1,7 +1,7 @@
 """ML-VAE (Bouchacourt et al. 2018, seed 004 Sec. 4) on MNIST grouped by digit.
 
-Needs the TFDS dataset `mnist` (registered by the TFDS issue; until then config validation reports
-it unknown); the dataset must offer `factor_names=("label",)` and `sample_with_labels(key, labels)`
+Needs the TFDS dataset `mnist` (registered; `pip install "disentax[tfds]"`). Training on it is not
+wired yet: the grouped sampler needs a dataset that offers `factor_names=("label",)` and `sample_with_labels(key, labels)`
 like `disentax.data.digits.Digits`.
 
 Seed 004: style and content of 10 dims, decoder one 500-unit tanh layer; Bernoulli likelihood here

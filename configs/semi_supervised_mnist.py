@@ -1,7 +1,7 @@
 """Semi-supervised structured VAE (Siddharth et al. 2017, seed 002 Sec. 4.1) on MNIST.
 
-Needs the TFDS dataset `mnist` (registered by the TFDS issue; until it lands, config validation
-reports `config.dataset='mnist' is unknown`). The dataset must offer `factor_names=("label",)`,
+Needs the TFDS dataset `mnist` (registered; `pip install "disentax[tfds]"`). Training on it is
+not wired yet: the semi-supervised sampler needs a dataset that offers `factor_names=("label",)`,
 `sample(key, n)`, `images_from_indices` and `index_to_factors` like `disentax.data.digits.Digits`.
 
 Seed 002 appendix: 2 × 512 ReLU MLP, 50-dim style, Bernoulli likelihood, Adam(1e-3), batch 100

@@ -1,7 +1,7 @@
 """Semi-supervised structured VAE (Siddharth et al. 2017, seed 002 Sec. 4.1) on SVHN (cropped digits).
 
-Needs the TFDS dataset `svhn_cropped` (registered by the TFDS issue; until then config
-validation reports it unknown). Images are 32×32×3.
+Needs the TFDS dataset `svhn_cropped` (registered; `pip install "disentax[tfds]"`); training on it
+is not wired yet, as for `semi_supervised_mnist`. Images are 32×32×3.
 
 Seed 002 appendix: a two-stage convolutional feature extractor before the MLP pre-encoder and a
 two-stage deconvolutional decoder, trained end to end, Adam(3e-4), 100-dim style (Fig. 4c),
