@@ -71,7 +71,6 @@ def register_method(name: str, validator: Callable[[Any], None] | None = None):
     return wrap
 
 
-register = register_objective  # short alias
 
 
 def available() -> list[str]:
