@@ -71,8 +71,6 @@ def register_method(name: str, validator: Callable[[Any], None] | None = None):
     return wrap
 
 
-
-
 def available() -> list[str]:
     return sorted(set(_OBJECTIVES) | set(_METHODS))
 
