@@ -69,7 +69,20 @@ class GroundTruthDataset(abc.ABC):
 
     Subclasses call ``super().__init__`` with their grid description and
     implement :meth:`render`.
+
+    ``on_host`` says where :meth:`render` runs. False (the default): it is a
+    traceable JAX function, so sampling, rendering and encoding can be fused
+    in one ``jit`` (procedural datasets). True: it reads stored images with
+    numpy (e.g. the TFDS grids in :mod:`disentax.data.tfds`) and must be called
+    with concrete factors outside ``jit``; the training loop then prefetches
+    batches in a thread (:mod:`disentax.data.host_pipeline`) and the metrics
+    draw factors in ``jit``, read the images on the host and encode them in
+    fixed-shape jitted batches (:mod:`disentax.metrics.utils`). Factor sampling
+    (:meth:`sample_factors`, :meth:`sample_factors_with_fixed`) is the same
+    jitted code either way, so one key gives the same factors on both paths.
     """
+
+    on_host: bool = False
 
     def __init__(
         self,

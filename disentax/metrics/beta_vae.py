@@ -22,34 +22,61 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from disentax.metrics.utils import require_factors
+from disentax.metrics.utils import encode_batches, host_stream, on_host, require_factors
 
 __all__ = ["beta_vae_score"]
 
 
+def _pair_factors(dataset: Any, batch_size: int, points: int, key: jax.Array):
+    """Factors ``[2 * points * batch_size, K]`` of the pairs (first examples, then partners) and
+    the factor ``idx [points]`` each point shares."""
+    k = dataset.num_factors
+    k_idx, k_a, k_b = jax.random.split(key, 3)
+    idx = jax.random.randint(k_idx, (points,), 0, k)
+    fa = dataset.sample_factors(k_a, points * batch_size).reshape(points, batch_size, k)
+    fb = dataset.sample_factors(k_b, points * batch_size).reshape(points, batch_size, k)
+    # Pair i of point p shares the value of factor idx[p] (drawn per pair, like disentanglement_lib).
+    fb = jnp.where(jnp.arange(k)[None, None, :] == idx[:, None, None], fa, fb)
+    return jnp.concatenate([fa, fb]).reshape(2 * points * batch_size, k), idx
+
+
+def _pair_features(codes: jax.Array, batch_size: int, points: int) -> jax.Array:
+    """Mean over the pairs of ``|r(x_1) - r(x_2)|``: ``[points, D]``."""
+    codes = codes.reshape(2, points, batch_size, codes.shape[-1])
+    return jnp.mean(jnp.abs(codes[0] - codes[1]), axis=1)
+
+
 @functools.lru_cache(maxsize=16)
 def _feature_fn(representation_fn: Callable, dataset: Any, batch_size: int, points: int):
-    k = dataset.num_factors
+    if on_host(dataset):
+        # Same draws as below, but the images are read on the host between two jitted parts.
+        draw = jax.jit(functools.partial(_pair_factors, dataset, batch_size, points))
+        reduce = jax.jit(functools.partial(_pair_features, batch_size=batch_size, points=points))
+
+        def read(key):
+            factors, idx = draw(key)
+            return dataset.render(factors), idx
+
+        def from_images(images, idx):
+            return reduce(encode_batches(representation_fn, images)), idx
+
+        return read, from_images
 
     def features(key):
-        k_idx, k_a, k_b = jax.random.split(key, 3)
-        idx = jax.random.randint(k_idx, (points,), 0, k)
-        fa = dataset.sample_factors(k_a, points * batch_size).reshape(points, batch_size, k)
-        fb = dataset.sample_factors(k_b, points * batch_size).reshape(points, batch_size, k)
-        # Pair i of point p shares the value of factor idx[p] (drawn per pair, like disentanglement_lib).
-        fb = jnp.where(jnp.arange(k)[None, None, :] == idx[:, None, None], fa, fb)
-        images = dataset.render(jnp.concatenate([fa, fb]).reshape(2 * points * batch_size, k))
-        codes = representation_fn(images)
-        codes = codes.reshape(2, points, batch_size, codes.shape[-1])
-        return jnp.mean(jnp.abs(codes[0] - codes[1]), axis=1), idx
+        factors, idx = _pair_factors(dataset, batch_size, points, key)
+        codes = representation_fn(dataset.render(factors))
+        return _pair_features(codes, batch_size, points), idx
 
-    return jax.jit(features)
+    return None, jax.jit(features)
 
 
-def _points(key, fn, num, points, bar):
+def _points(key, fns, num, points, bar):
+    read, fn = fns
+    count = -(-num // points)
+    keys = [jax.random.fold_in(key, i) for i in range(count)]
+    calls = (fn(k) for k in keys) if read is None else (fn(*r) for r in host_stream(lambda i: read(keys[i]), count))
     feats, labels = [], []
-    for i in range(-(-num // points)):
-        f, y = fn(jax.random.fold_in(key, i))
+    for f, y in calls:
         feats.append(f)
         labels.append(y)
         if bar is not None:
@@ -70,7 +97,9 @@ def beta_vae_score(
     """β-VAE metric of ``representation_fn`` (images -> codes [B, D], traceable) on a factor dataset.
 
     Returns ``{"train_accuracy", "eval_accuracy"}``. `points_per_call` training points are
-    generated per jitted call (speed only). Uses ``dataset.sample_factors`` and ``dataset.render``.
+    generated per jitted call (speed only). Uses ``dataset.sample_factors`` and ``dataset.render``;
+    for a host dataset (``dataset.on_host``) the images are read outside ``jit`` and encoded in
+    fixed-size jitted batches, with the same factor draws for the same key.
     """
     require_factors(dataset, "beta_vae")
     if dataset.num_factors < 2:

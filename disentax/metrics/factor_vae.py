@@ -29,29 +29,54 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from disentax.metrics.utils import require_factors, sample_codes
+from disentax.metrics.utils import encode_batches, host_stream, on_host, require_factors, sample_codes
 
 __all__ = ["factor_vae_score", "majority_vote_accuracy"]
 
 
+def _vote_factors(dataset: Any, batch_size: int, points: int, key: jax.Array):
+    """The fixed factor ``idx [points]`` of each vote and the factors ``[points * batch_size, K]``."""
+    k = dataset.num_factors
+    k_idx, k_f = jax.random.split(key)
+    idx = jax.random.randint(k_idx, (points,), 0, k)
+    f = dataset.sample_factors(k_f, points * batch_size).reshape(points, batch_size, k)
+    # Within point p every example takes the first example's value of factor idx[p]: the
+    # batch of dataset.sample_with_fixed(key, batch_size, idx[p]), with idx traced.
+    f = jnp.where(jnp.arange(k)[None, None, :] == idx[:, None, None], f[:, :1, :], f)
+    return idx, f.reshape(points * batch_size, k)
+
+
+def _votes(codes: jax.Array, idx: jax.Array, global_var: jax.Array, active: jax.Array,
+           batch_size: int, points: int):
+    """``(idx, argmin_d local_var_d / global_var_d)`` over the active dimensions of each vote."""
+    codes = codes.reshape(points, batch_size, codes.shape[-1])
+    local_var = jnp.var(codes, axis=1, ddof=1)
+    ratio = jnp.where(active[None, :], local_var / jnp.where(active, global_var, 1.0)[None, :], jnp.inf)
+    return idx, jnp.argmin(ratio, axis=1)
+
+
 @functools.lru_cache(maxsize=16)
 def _vote_fn(representation_fn: Callable, dataset: Any, batch_size: int, points: int):
-    k = dataset.num_factors
+    if on_host(dataset):
+        # Same draws as below, but the images are read on the host between two jitted parts.
+        draw = jax.jit(functools.partial(_vote_factors, dataset, batch_size, points))
+        vote = jax.jit(functools.partial(_votes, batch_size=batch_size, points=points))
+
+        def read(key):
+            idx, factors = draw(key)
+            return idx, dataset.render(factors)
+
+        def from_images(idx, images, global_var, active):
+            return vote(encode_batches(representation_fn, images), idx, global_var, active)
+
+        return read, from_images
 
     def votes(key, global_var, active):
-        k_idx, k_f = jax.random.split(key)
-        idx = jax.random.randint(k_idx, (points,), 0, k)
-        f = dataset.sample_factors(k_f, points * batch_size).reshape(points, batch_size, k)
-        # Within point p every example takes the first example's value of factor idx[p]: the
-        # batch of dataset.sample_with_fixed(key, batch_size, idx[p]), with idx traced.
-        f = jnp.where(jnp.arange(k)[None, None, :] == idx[:, None, None], f[:, :1, :], f)
-        codes = representation_fn(dataset.render(f.reshape(points * batch_size, k)))
-        codes = codes.reshape(points, batch_size, codes.shape[-1])
-        local_var = jnp.var(codes, axis=1, ddof=1)
-        ratio = jnp.where(active[None, :], local_var / jnp.where(active, global_var, 1.0)[None, :], jnp.inf)
-        return idx, jnp.argmin(ratio, axis=1)
+        idx, factors = _vote_factors(dataset, batch_size, points, key)
+        codes = representation_fn(dataset.render(factors))
+        return _votes(codes, idx, global_var, active, batch_size, points)
 
-    return jax.jit(votes)
+    return None, jax.jit(votes)
 
 
 def majority_vote_accuracy(train_votes: Any, eval_votes: Any) -> tuple[float, float]:
@@ -82,7 +107,9 @@ def factor_vae_score(
 
     Returns ``{"train_accuracy", "eval_accuracy", "num_active_dims"}``. Uses
     ``dataset.sample_factors``/``render`` (the fixed factor is traced, so one compilation
-    serves every factor); `points_per_call` votes are made per jitted call (speed only).
+    serves every factor); `points_per_call` votes are made per jitted call (speed only). For a
+    host dataset (``dataset.on_host``) the images are read outside ``jit`` and encoded in
+    fixed-size jitted batches, with the same factor draws for the same key.
     """
     require_factors(dataset, "factor_vae")
     k_var, k_tr, k_ev = jax.random.split(key, 3)
@@ -93,7 +120,7 @@ def factor_vae_score(
     if not np.any(active):
         return {"train_accuracy": 0.0, "eval_accuracy": 0.0, "num_active_dims": 0}
     points = max(1, int(points_per_call))
-    fn = _vote_fn(representation_fn, dataset, int(batch_size), points)
+    read, fn = _vote_fn(representation_fn, dataset, int(batch_size), points)
     num_factors, num_dims = dataset.num_factors, codes.shape[1]
     bar = None
     if progress:
@@ -103,9 +130,15 @@ def factor_vae_score(
 
     def tally(k, num):
         votes = np.zeros((num_factors, num_dims), dtype=np.int64)
+        gv, act = jnp.asarray(global_var, jnp.float32), jnp.asarray(active)
+        count = -(-num // points)
+        keys = [jax.random.fold_in(k, i) for i in range(count)]
+        if read is None:
+            calls = (fn(key, gv, act) for key in keys)
+        else:
+            calls = (fn(*r, gv, act) for r in host_stream(lambda i: read(keys[i]), count))
         idxs, dims = [], []
-        for i in range(-(-num // points)):
-            idx, dim = fn(jax.random.fold_in(k, i), jnp.asarray(global_var, jnp.float32), jnp.asarray(active))
+        for idx, dim in calls:
             idxs.append(idx)
             dims.append(dim)
             if bar is not None:

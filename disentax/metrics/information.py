@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from disentax import distributions as dist
+from disentax.metrics.utils import encode_batches, host_stream, on_host
 
 __all__ = ["aggregate_entropy", "encode_dataset", "mutual_information_per_dim"]
 
@@ -105,20 +106,30 @@ def encode_dataset(encoder: Callable, dataset: Any, batch_size: int = 1024, prog
     """``(mu, logvar)``, each ``[N, D]``, of every example of a ground-truth dataset in flat index order.
 
     `encoder` maps images ``[B, ...]`` to ``(mu, logvar)``; it is jitted together with
-    ``dataset.images_from_indices``. The last batch is padded by repeating the final index.
+    ``dataset.images_from_indices`` (for a host dataset, ``dataset.on_host``, the images are
+    read outside ``jit`` in a background thread and `encoder` alone is jitted). The last batch
+    is padded by repeating the final index.
     """
     n = int(dataset.num_examples)
     batch_size = max(1, min(int(batch_size), n))
-    run = jax.jit(lambda idx: encoder(dataset.images_from_indices(idx)))
-    starts = range(0, n, batch_size)
+    starts = list(range(0, n, batch_size))
+
+    def indices(start):
+        return jnp.minimum(jnp.arange(start, start + batch_size, dtype=jnp.int32), n - 1)
+
+    if on_host(dataset):
+        reads = host_stream(lambda i: dataset.images_from_indices(np.asarray(indices(starts[i]))), len(starts))
+        outputs = (encode_batches(encoder, images, batch_size) for images in reads)
+    else:
+        run = jax.jit(lambda idx: encoder(dataset.images_from_indices(idx)))
+        outputs = (run(indices(start)) for start in starts)
     if progress:
         from tqdm.auto import tqdm
 
-        starts = tqdm(starts, desc="encode dataset", unit="batch", leave=False, dynamic_ncols=True)
+        outputs = tqdm(outputs, total=len(starts), desc="encode dataset", unit="batch", leave=False,
+                       dynamic_ncols=True)
     mus, logvars = [], []
-    for start in starts:
-        idx = jnp.minimum(jnp.arange(start, start + batch_size, dtype=jnp.int32), n - 1)
-        mu, logvar = run(idx)
+    for start, (mu, logvar) in zip(starts, outputs):
         take = min(batch_size, n - start)
         mus.append(mu[:take])
         logvars.append(logvar[:take])

@@ -2,11 +2,24 @@
 
 Conventions (differing from disentanglement_lib, which stores ``[num_codes, num_points]``):
 codes are ``[N, D]`` floats, factors are ``[N, K]`` integers, one row per example.
+
+Two ways to turn a ground-truth dataset into codes, chosen by the dataset's ``on_host``
+attribute (see :class:`~disentax.data.GroundTruthDataset`):
+
+* ``on_host`` False (procedural datasets such as :class:`~disentax.data.DSprites`): factors are
+  drawn, rendered and encoded inside one jitted function.
+* ``on_host`` True (datasets that read stored images with numpy, e.g. the TFDS grids): factors
+  are drawn from the key by the same jitted code, the images are read on the host (in a
+  background thread that stays ahead of the encoder, :func:`host_stream`) and encoded by
+  :func:`encode_batches` in jitted calls of one fixed shape.
+
+Both draw the same factors from the same key, so the two paths give the same codes whenever the
+images are the same.
 """
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import jax
 import jax.numpy as jnp
@@ -17,10 +30,15 @@ __all__ = [
     "check_codes_factors",
     "discrete_entropy",
     "discrete_mutual_info",
+    "encode_batches",
     "histogram_discretize",
+    "host_stream",
+    "on_host",
     "require_factors",
     "sample_codes",
 ]
+
+ENCODE_BATCH = 256  # rows per jitted encoder call on the host path: one compilation serves all metrics
 
 
 class NotApplicable(ValueError):
@@ -33,6 +51,57 @@ def require_factors(dataset: Any, metric: str) -> None:
     if not sizes or not hasattr(dataset, "sample_factors") or not hasattr(dataset, "render"):
         name = getattr(dataset, "name", type(dataset).__name__)
         raise NotApplicable(f"{metric} needs ground-truth factors; dataset {name!r} has none")
+
+
+def on_host(dataset: Any) -> bool:
+    """True when `dataset` reads its images on the host, so ``render`` cannot run inside ``jit``."""
+    return bool(getattr(dataset, "on_host", False))
+
+
+@functools.lru_cache(maxsize=32)
+def _jitted(fn: Callable) -> Callable:
+    return jax.jit(fn)
+
+
+def encode_batches(fn: Callable, images: Any, batch_size: int = ENCODE_BATCH) -> Any:
+    """``fn(images)`` computed in jitted calls on ``[batch_size, ...]`` slices, rows concatenated.
+
+    The last slice is padded by repeating its final row (and the padding dropped from the
+    output), so every call has the same shape and `fn` compiles once. `fn` maps ``[B, ...]`` to
+    an array or a tuple/pytree of arrays with leading dimension ``B``; rows must not interact
+    (an encoder applied example by example).
+    """
+    images = jnp.asarray(images)
+    n = int(images.shape[0])
+    if n < 1:
+        raise ValueError("encode_batches needs at least one image")
+    batch_size = max(1, int(batch_size))
+    run = _jitted(fn)
+    outs = []
+    for start in range(0, n, batch_size):
+        chunk = images[start : start + batch_size]
+        take = int(chunk.shape[0])
+        if take < batch_size:
+            chunk = jnp.concatenate([chunk, jnp.repeat(chunk[-1:], batch_size - take, axis=0)])
+        outs.append(jax.tree.map(lambda a, t=take: a[:t], run(chunk)))
+    if len(outs) == 1:
+        return outs[0]
+    return jax.tree.map(lambda *a: jnp.concatenate(a), *outs)
+
+
+def host_stream(make: Callable[[int], Any], count: int, prefetch: int = 2) -> Iterator[Any]:
+    """``make(0), ..., make(count - 1)`` in order, computed by a background thread up to
+    `prefetch` items ahead (:class:`~disentax.data.host_pipeline.PrefetchBatches`), so host
+    reads overlap the device work done on the previous item. Results do not depend on timing."""
+    from disentax.data.host_pipeline import PrefetchBatches
+
+    count = int(count)
+    source = PrefetchBatches(lambda i: make(i) if i < count else None, prefetch=prefetch)
+    try:
+        for i in range(count):
+            yield source(i)
+    finally:
+        source.close()
 
 
 def check_codes_factors(codes: Any, factors: Any, what: str = "codes") -> tuple[np.ndarray, np.ndarray]:
@@ -129,25 +198,30 @@ def sample_codes(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``num_points`` examples drawn uniformly from `dataset`, as ``(codes [N, D], factors [N, K])``.
 
-    The counterpart of disentanglement_lib's ``generate_batch_factor_code``. Batch ``i`` uses
-    ``fold_in(key, i)``; images are rendered and encoded inside one jitted function, so
-    `representation_fn` (images -> codes) must be traceable by JAX. `batch_size` only changes
-    speed and which random points are drawn, not the estimator.
+    The counterpart of disentanglement_lib's ``generate_batch_factor_code``. Batch ``i`` is
+    ``dataset.sample(fold_in(key, i), batch_size)``, so the points are a pure function of `key`.
+    Procedural datasets are rendered and encoded inside one jitted function; host datasets
+    (``dataset.on_host``) are read in a background thread and encoded in jitted batches (see
+    the module docstring). Either way `representation_fn` (images -> codes) must be traceable by
+    JAX. `batch_size` only changes speed and which random points are drawn, not the estimator.
     """
     num_points, batch_size = int(num_points), int(batch_size)
     if num_points < 1:
         raise ValueError(f"num_points must be a positive integer, got {num_points}")
     batch_size = max(1, min(batch_size, num_points))
-    draw = _code_sampler(representation_fn, dataset, batch_size)
     num_batches = -(-num_points // batch_size)
+    if on_host(dataset):
+        reads = host_stream(lambda i: dataset.sample(jax.random.fold_in(key, i), batch_size), num_batches)
+        pairs = ((encode_batches(representation_fn, x, batch_size), f) for x, f in reads)
+    else:
+        draw = _code_sampler(representation_fn, dataset, batch_size)
+        pairs = (draw(jax.random.fold_in(key, i)) for i in range(num_batches))
     codes, factors = [], []
-    batches = range(num_batches)
     if progress:
         from tqdm.auto import tqdm
 
-        batches = tqdm(batches, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
-    for i in batches:
-        c, f = draw(jax.random.fold_in(key, i))
+        pairs = tqdm(pairs, total=num_batches, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
+    for c, f in pairs:
         codes.append(c)
         factors.append(f)
     codes = np.asarray(jnp.concatenate(codes))[:num_points]

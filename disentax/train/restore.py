@@ -42,7 +42,10 @@ def restore_run(workdir, step: int | None = None):
     dataset = get_dataset(config.dataset)
     method = methods.build(config, dataset.image_shape)
     key = jax.random.PRNGKey(int(config.seed))
-    batch = jax.jit(lambda k: method.sample_batch(dataset, k, int(config.batch_size)))(key)
+    if getattr(dataset, "on_host", False):  # images read with numpy: no jit around the sampler
+        batch = method.sample_batch(dataset, key, int(config.batch_size))
+    else:
+        batch = jax.jit(lambda k: method.sample_batch(dataset, k, int(config.batch_size)))(key)
     template = method.init_state(key, batch)
     try:
         state = ckpt.restore(template, step)

@@ -14,6 +14,7 @@ tfds = pytest.importorskip(
 from disentax.data import DSprites  # noqa: E402
 from disentax.data import registry  # noqa: E402
 from disentax.data import tfds as dtfds  # noqa: E402
+from grid_fakes import FakeSource, grid_sources  # noqa: E402
 
 NATIVE = ("mnist", "fashion_mnist", "svhn_cropped", "cifar10", "dsprites", "shapes3d")
 EXPECTED_SHAPE = {
@@ -69,22 +70,6 @@ def test_every_loader_every_split_on_mock_data(name):
             dtfds.TFDSImages(name, "no_such_split")
 
 
-class _FakeSource:
-    """A random-access source whose records are given by a function of their position."""
-
-    def __init__(self, n, example):
-        self._n, self._example = n, example
-
-    def __len__(self):
-        return self._n
-
-    def __getitem__(self, i):
-        return self._example(int(i))
-
-    def __getitems__(self, keys):
-        return [self._example(int(i)) for i in keys]
-
-
 def test_celeb_a_is_centre_cropped_then_resized_to_64():
     h, w, c = 218, 178, dtfds.CELEB_A_CROP
     top, left = (h - c) // 2, (w - c) // 2
@@ -94,7 +79,7 @@ def test_celeb_a_is_centre_cropped_then_resized_to_64():
 
     def fake(self, split, decoders=None, **kw):
         attrs = {a: (k % 3 == 0) for k, a in enumerate(dtfds.CELEB_A_ATTRIBUTES)}
-        return _FakeSource(5, lambda i: {"image": image, "attributes": attrs})
+        return FakeSource(5, lambda i: {"image": image, "attributes": attrs})
 
     with tfds.testing.mock_data(as_data_source_fn=fake):
         x, y = dtfds.TFDSImages("celeb_a").read([1, 2])
@@ -147,43 +132,6 @@ def test_per_host_shards_are_disjoint_and_cover_the_global_batch(hosts):
 # ------------------------------------------------------------------ ground-truth grids
 
 
-def _grid_sources(name, image_of):
-    """Fake TFDS sources holding the full factor grid of `name` in a shuffled record order."""
-    spec = dtfds.SPECS[name]
-    sizes = np.asarray(spec.factor_sizes)
-    n = int(np.prod(sizes))
-    strides = np.asarray([int(np.prod(sizes[k + 1 :])) for k in range(len(sizes))])
-    flat_of_split = {}
-    if name == "smallnorb":  # instances 4,6,7,8,9 in train, 0,1,2,3,5 in test, as in TFDS
-        inst = (np.arange(n) // strides[1]) % sizes[1]
-        test = np.isin(inst, [0, 1, 2, 3, 5])
-        flat_of_split = {"train": np.flatnonzero(~test), "test": np.flatnonzero(test)}
-    else:
-        flat_of_split = {"train": np.arange(n)}
-    rng = np.random.default_rng(0)
-    flat_of_split = {s: rng.permutation(f) for s, f in flat_of_split.items()}
-
-    # Factor labels of every record precomputed (vectorised) so the fake stays cheap per record.
-    labels = {
-        s: list(zip(*[((f // strides[k]) % sizes[k]).tolist() for k in range(len(sizes))]))
-        for s, f in flat_of_split.items()
-    }
-    flats = {s: f.tolist() for s, f in flat_of_split.items()}
-
-    def as_data_source(self, split, decoders=None, **kw):
-        assert self.name == spec.tfds_name
-        if decoders is not None:  # the loader's label scan: images left encoded, here left out
-            assert set(decoders) >= {"image"}
-            return _FakeSource(len(flats[split]), lambda i: dict(zip(spec.factor_keys, labels[split][i])))
-
-        def example(i):
-            return {**dict(zip(spec.factor_keys, labels[split][i])), "image": image_of(flats[split][i])}
-
-        return _FakeSource(len(flats[split]), example)
-
-    return as_data_source
-
-
 def test_tfds_dsprites_equals_the_procedural_dsprites_index_for_index():
     procedural = DSprites()
 
@@ -191,7 +139,7 @@ def test_tfds_dsprites_equals_the_procedural_dsprites_index_for_index():
         factors = procedural.index_to_factors(np.asarray([flat]))
         return (np.asarray(procedural.render(factors))[0] * 255).astype(np.uint8)
 
-    with tfds.testing.mock_data(as_data_source_fn=_grid_sources("dsprites", image_of)):
+    with tfds.testing.mock_data(as_data_source_fn=grid_sources("dsprites", image_of)):
         ds = registry.get_dataset("dsprites_tfds")
         assert isinstance(ds, dtfds.TFDSDSprites) and ds.on_host
         assert (ds.factor_names, ds.factor_sizes, ds.num_examples, ds.image_shape) == (
@@ -234,7 +182,7 @@ def _decode(images):
 @pytest.mark.parametrize("name, cls", [("shapes3d", dtfds.TFDSShapes3D), ("smallnorb", dtfds.TFDSSmallNORB)])
 def test_factor_grid_maps_indices_factors_and_images(name, cls):
     spec = dtfds.SPECS[name]
-    with tfds.testing.mock_data(as_data_source_fn=_grid_sources(name, _code_image(spec.native_shape))):
+    with tfds.testing.mock_data(as_data_source_fn=grid_sources(name, _code_image(spec.native_shape))):
         ds = registry.get_dataset(name)
         assert type(ds) is cls and ds.factor_names == spec.factor_names
         assert ds.num_examples == int(np.prod(spec.factor_sizes)) == {"shapes3d": 480000, "smallnorb": 48600}[name]
@@ -258,7 +206,7 @@ def test_a_grid_with_missing_combinations_is_refused():
     keys = dtfds.SPECS["smallnorb"].factor_keys
 
     def broken(self, split, decoders=None, **kw):  # right record count, every label 0
-        return _FakeSource(24300, lambda i: {**{k: 0 for k in keys}, "image": np.zeros((96, 96, 1), np.uint8)})
+        return FakeSource(24300, lambda i: {**{k: 0 for k in keys}, "image": np.zeros((96, 96, 1), np.uint8)})
 
     with tfds.testing.mock_data(as_data_source_fn=broken):
         ds = dtfds.TFDSSmallNORB()
