@@ -212,7 +212,7 @@ def sample_codes(
     num_batches = -(-num_points // batch_size)
     if on_host(dataset):
         reads = host_stream(lambda i: dataset.sample(jax.random.fold_in(key, i), batch_size), num_batches)
-        pairs = ((encode_batches(representation_fn, x, batch_size), f) for x, f in reads)
+        pairs = ((encode_batches(representation_fn, x), f) for x, f in reads)
     else:
         draw = _code_sampler(representation_fn, dataset, batch_size)
         pairs = (draw(jax.random.fold_in(key, i)) for i in range(num_batches))

@@ -24,7 +24,7 @@ from grid_fakes import grid_sources  # noqa: E402
 
 # Protocol sizes cut for speed; DCI with 10-tree forests instead of gradient boosting (the
 # importance model does not depend on how the codes were made, and GBT is slow here).
-SMALL = dict(num_train=96, num_eval=48, num_variance_estimate=96, dci_importance="random_forest")
+SMALL = dict(num_train=64, num_eval=32, num_variance_estimate=64, dci_importance="random_forest")
 
 
 @pytest.fixture(autouse=True)
@@ -94,22 +94,32 @@ def reads_factors_gaussian(x):
     return c, jnp.full_like(c, -2.0)
 
 
-def test_every_metric_matches_between_tfds_dsprites_and_procedural_dsprites():
+def test_metrics_match_between_tfds_dsprites_and_procedural_dsprites():
+    # One metric per sampling routine: mig (sample_codes, shared by dci, sap, modularity and
+    # information), beta_vae and factor_vae (their own pair / vote draws), and encode_dataset
+    # (mig_exact's pass over the grid). Same key, identical images: identical numbers.
     key = jax.random.PRNGKey(11)
+    small = dict(num_train=64, num_eval=32, batch_size=16)
+
+    def scores(ds):
+        return {
+            "mig": metrics.mig_score(key, reads_factors, ds, num_train=96, batch_size=32),
+            "beta_vae": metrics.beta_vae_score(key, reads_factors, ds, **small),
+            "factor_vae": metrics.factor_vae_score(key, reads_factors, ds, num_variance_estimate=96, **small),
+            "mu": np.asarray(metrics.encode_dataset(reads_factors_gaussian, _Prefix(ds, 700), batch_size=256)[0]),
+        }
+
     procedural = DSprites()
-    want = metrics.evaluate(key, reads_factors, procedural, encode_fn=reads_factors_gaussian, **SMALL)
+    want = scores(procedural)
     with tfds.testing.mock_data(as_data_source_fn=_dsprites_grid()):
         ds = registry.get_dataset("dsprites_tfds")
         assert ds.on_host and not procedural.on_host
-        got = metrics.evaluate(key, reads_factors, ds, encode_fn=reads_factors_gaussian, **SMALL)
-        # mig_exact's full-grid encoding, host path, against the procedural path on a slice.
-        mu_host = metrics.encode_dataset(reads_factors_gaussian, _Prefix(ds, 700), batch_size=256)[0]
-    assert set(got) == set(metrics.DEFAULT_METRICS) and _finite(got)
-    assert got == want
-    # Not a trivial agreement: the codes carry the factors the metrics look for.
-    assert want["factor_vae"]["eval_accuracy"] > 0.5 and want["mig"]["mig"] > 0.05
-    mu_dev = metrics.encode_dataset(reads_factors_gaussian, _Prefix(procedural, 700), batch_size=256)[0]
-    np.testing.assert_array_equal(np.asarray(mu_host), np.asarray(mu_dev))
+        got = scores(ds)
+    np.testing.assert_array_equal(got.pop("mu"), want.pop("mu"))
+    assert _finite(got) and got == want
+    # Not a trivial agreement: the codes carry factor information (chance for beta_vae is 1/5).
+    assert want["beta_vae"]["eval_accuracy"] > 0.6 and want["mig"]["mig"] > 0.05
+    assert want["factor_vae"]["num_active_dims"] == 4
 
 
 class _Prefix:
@@ -144,7 +154,7 @@ def test_every_default_metric_is_finite_on_tfds_shapes3d_with_an_encoder():
         rep = lambda x: method.representation(state.params, x)  # noqa: E731
         enc = lambda x: method.model.apply({"params": state.params}, x, method=method.model.encode)  # noqa: E731
         out = metrics.evaluate(jax.random.PRNGKey(1), rep, ds, encode_fn=enc, **SMALL)
-        again = metrics.evaluate(jax.random.PRNGKey(1), rep, ds, "mig,factor_vae", **SMALL)
+        again = metrics.evaluate(jax.random.PRNGKey(1), rep, ds, "mig", **SMALL)
     assert set(out) == set(metrics.DEFAULT_METRICS) and _finite(out), out
     assert len(out["information"]["mi_x"]) == 4
     assert set(out["information"]["mi_factors"]) == set(ds.factor_names)
