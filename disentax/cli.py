@@ -87,9 +87,11 @@ def _cmd_evaluate(args) -> int:
         if value is not None and value < 2:
             print(f"disentax: error: --{flag.replace('_', '-')} must be an integer >= 2, got {value}", file=sys.stderr)
             return 2
+    from disentax.data.tfds import DatasetNotPreparedError
+
     try:
         config, method, dataset, state = restore_run(args.workdir)
-    except RunNotFoundError as e:
+    except (RunNotFoundError, DatasetNotPreparedError) as e:  # one line: what is missing, how to make it
         print(f"disentax: error: {e}", file=sys.stderr)
         return 2
     if method.representation is None:

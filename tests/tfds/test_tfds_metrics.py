@@ -163,7 +163,7 @@ def test_every_default_metric_is_finite_on_tfds_shapes3d_with_an_encoder():
     assert again == {k: out[k] for k in again}
 
 
-def test_evaluate_cli_on_a_run_trained_on_tfds_dsprites(tmp_path, capsys):
+def test_evaluate_cli_on_a_run_trained_on_tfds_dsprites(tmp_path, capsys, monkeypatch):
     c = tiny("hfvae_dsprites_tfds")
     with tfds.testing.mock_data(as_data_source_fn=_dsprites_grid()):
         result = loop.train(c, tmp_path, write_pictures=False)
@@ -177,3 +177,12 @@ def test_evaluate_cli_on_a_run_trained_on_tfds_dsprites(tmp_path, capsys):
     assert record["dataset"] == "dsprites_tfds" and record["step"] == 3
     assert set(record["metrics"]) == set(metrics.DEFAULT_METRICS) and _finite(record["metrics"])
     assert set(record["metrics"]["information"]["mi_factors"]) == set(DSprites().factor_names)
+    # Without the data (another machine, say), the same command is a one-line error naming the
+    # dataset and the command that prepares it.
+    empty = tmp_path / "no_data"
+    empty.mkdir()
+    monkeypatch.setenv("TFDS_DATA_DIR", str(empty))
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0 and "'dsprites'" in err
+    assert f"tfds build dsprites --file_format=array_record --data_dir={empty}" in err
