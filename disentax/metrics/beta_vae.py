@@ -46,10 +46,11 @@ def _pair_features(codes: jax.Array, batch_size: int, points: int) -> jax.Array:
     return jnp.mean(jnp.abs(codes[0] - codes[1]), axis=1)
 
 
-@functools.lru_cache(maxsize=16)
 def _feature_fn(representation_fn: Callable, dataset: Any, batch_size: int, points: int):
     if on_host(dataset):
-        # Same draws as below, but the images are read on the host between two jitted parts.
+        # The device path's draws, but the images are read on the host between two jitted parts.
+        # Not cached: equal host datasets may still read different sources (other data dirs
+        # mounted, mock data in tests), so closures must not outlive this call.
         draw = jax.jit(functools.partial(_pair_factors, dataset, batch_size, points))
         reduce = jax.jit(functools.partial(_pair_features, batch_size=batch_size, points=points))
 
@@ -62,6 +63,11 @@ def _feature_fn(representation_fn: Callable, dataset: Any, batch_size: int, poin
 
         return read, from_images
 
+    return _device_feature_fn(representation_fn, dataset, batch_size, points)
+
+
+@functools.lru_cache(maxsize=16)
+def _device_feature_fn(representation_fn: Callable, dataset: Any, batch_size: int, points: int):
     def features(key):
         factors, idx = _pair_factors(dataset, batch_size, points, key)
         codes = representation_fn(dataset.render(factors))

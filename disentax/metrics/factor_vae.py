@@ -55,10 +55,11 @@ def _votes(codes: jax.Array, idx: jax.Array, global_var: jax.Array, active: jax.
     return idx, jnp.argmin(ratio, axis=1)
 
 
-@functools.lru_cache(maxsize=16)
 def _vote_fn(representation_fn: Callable, dataset: Any, batch_size: int, points: int):
     if on_host(dataset):
-        # Same draws as below, but the images are read on the host between two jitted parts.
+        # The device path's draws, but the images are read on the host between two jitted parts.
+        # Not cached: equal host datasets may still read different sources (other data dirs
+        # mounted, mock data in tests), so closures must not outlive this call.
         draw = jax.jit(functools.partial(_vote_factors, dataset, batch_size, points))
         vote = jax.jit(functools.partial(_votes, batch_size=batch_size, points=points))
 
@@ -71,6 +72,11 @@ def _vote_fn(representation_fn: Callable, dataset: Any, batch_size: int, points:
 
         return read, from_images
 
+    return _device_vote_fn(representation_fn, dataset, batch_size, points)
+
+
+@functools.lru_cache(maxsize=16)
+def _device_vote_fn(representation_fn: Callable, dataset: Any, batch_size: int, points: int):
     def votes(key, global_var, active):
         idx, factors = _vote_factors(dataset, batch_size, points, key)
         codes = representation_fn(dataset.render(factors))
