@@ -9,30 +9,17 @@ on exactly the batches it would have seen.
 * Host datasets (``dataset.on_host``, e.g. TFDS): the same call runs eagerly in a
   background thread that stays ``prefetch`` steps ahead and moves each batch to
   the device with ``jax.device_put``, so decoding overlaps the training step.
-
-Several processes (multi-host training, ``jax.process_count() = P > 1``): each
-process places only its rows ``[p * B/P, (p + 1) * B/P)`` of the global batch on
-its own devices and the global array is assembled with
-``jax.make_array_from_process_local_data`` (:func:`place_process_batch`). A batch
-leaf whose leading axis is ``B`` (the global batch, e.g. a ground-truth grid's
-``sample``) is cut to this process's rows first; one whose leading axis is ``B/P``
-is taken to be those rows already (datasets that read only their share, like
-:class:`~disentax.data.tfds.TFDSImages`); any other leaf (a scalar, a small table)
-must be the same on every process and is placed whole.
 """
 
 from __future__ import annotations
 
-import functools
 import queue
 import threading
 from typing import Any, Callable
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
-__all__ = ["DeviceBatches", "PrefetchBatches", "make_batch_source", "place_process_batch"]
+__all__ = ["DeviceBatches", "PrefetchBatches", "make_batch_source"]
 
 
 class DeviceBatches:
@@ -63,20 +50,16 @@ class PrefetchBatches:
     raised by the call that would have received its batch.
     """
 
-    def __init__(self, make: Callable[[int], Any], *, prefetch: int = 2, sharding: Any = None,
-                 place: Callable[[Any], Any] | None = None):
-        # `place(batch) -> device batch`, if given, replaces the device_put with `sharding`.
+    def __init__(self, make: Callable[[int], Any], *, prefetch: int = 2, sharding: Any = None):
         if prefetch < 1:
             raise ValueError(f"prefetch must be >= 1, got {prefetch}")
-        self._make, self._prefetch, self._sharding, self._place = make, int(prefetch), sharding, place
+        self._make, self._prefetch, self._sharding = make, int(prefetch), sharding
         self._thread: threading.Thread | None = None
         self._stop: threading.Event | None = None
         self._queue: queue.Queue | None = None
         self._next: int | None = None
 
     def _put(self, batch):
-        if self._place is not None:
-            return self._place(batch)
         if callable(self._sharding):
             return jax.device_put(batch, self._sharding(batch))
         if self._sharding is not None:
@@ -130,70 +113,13 @@ class PrefetchBatches:
         self._thread = self._stop = self._queue = self._next = None
 
 
-def place_process_batch(batch: Any, batch_size: int, sharding: Any, *,
-                        process_index: int | None = None, process_count: int | None = None) -> Any:
-    """Global device arrays from this process's share of a host-made batch (see the module docstring).
-
-    `sharding` is a Sharding for every leaf or a function of the batch's global shape tree
-    giving one per leaf (the loop's ``batch_shardings``); leaves of the batch are laid out over
-    the devices of all processes. With one process this is ``jax.device_put``.
-    """
-    count = jax.process_count() if process_count is None else int(process_count)
-    index = jax.process_index() if process_index is None else int(process_index)
-    batch_size = int(batch_size)
-    if batch_size % count:
-        raise ValueError(f"batch size {batch_size} must be divisible by the number of processes {count}")
-    per = batch_size // count
-    leaves, treedef = jax.tree.flatten(batch)
-    rows, shapes = [], []
-    for i, x in enumerate(leaves):
-        n = np.shape(x)[0] if np.ndim(x) >= 1 else None
-        is_rows = count > 1 and n in (batch_size, per)
-        if is_rows:
-            x = np.asarray(x)
-            if n == batch_size:  # the global batch: keep this process's rows
-                x = x[index * per : (index + 1) * per]
-            shapes.append(jax.ShapeDtypeStruct((batch_size, *x.shape[1:]), x.dtype))
-        else:
-            shapes.append(jax.ShapeDtypeStruct(np.shape(x), jnp.result_type(x)))
-        rows.append(is_rows)
-        leaves[i] = x
-    if sharding is None:
-        from disentax.train.sharding import batch_shardings, make_mesh
-
-        sharding = functools.partial(batch_shardings, mesh=make_mesh())
-    if callable(sharding):
-        per_leaf = jax.tree.leaves(sharding(jax.tree.unflatten(treedef, shapes)))
-    else:
-        per_leaf = [sharding] * len(leaves)
-    out = []
-    for x, is_rows, shape, s in zip(leaves, rows, shapes, per_leaf):
-        if count == 1:
-            out.append(jax.device_put(x, s))
-        elif not is_rows:
-            # Not device_put: across processes it checks equality with a collective, which from the
-            # prefetch thread can interleave with the step's collectives in a different order on
-            # each process and deadlock. Building from local data involves no communication.
-            value = np.asarray(x)
-            out.append(jax.make_array_from_callback(value.shape, s, lambda idx, v=value: v[idx]))
-        elif s.is_fully_replicated:
-            raise ValueError(
-                f"batch size {batch_size} must be divisible by the number of devices {len(s.device_set)} "
-                f"when {count} processes train"
-            )
-        else:
-            out.append(jax.make_array_from_process_local_data(s, np.asarray(x), shape.shape))
-    return jax.tree.unflatten(treedef, out)
-
-
 def make_batch_source(method, dataset, data_key: jax.Array, batch_size: int, *,
                       prefetch: int = 2, sharding: Any = None):
     """The loop's ``source(step) -> batch`` and ``source.close()`` for ``dataset``.
 
     ``batch(step) = method.sample_batch(dataset, fold_in(data_key, step), batch_size)``,
     jitted on device for procedural datasets, prefetched from the host for
-    datasets with ``on_host = True`` (with several processes, each places only its
-    share of the global batch, :func:`place_process_batch`).
+    datasets with ``on_host = True``.
     """
     batch_size = int(batch_size)
     if not getattr(dataset, "on_host", False):
@@ -202,7 +128,4 @@ def make_batch_source(method, dataset, data_key: jax.Array, batch_size: int, *,
     def make(step: int):
         return method.sample_batch(dataset, jax.random.fold_in(data_key, step), batch_size)
 
-    if jax.process_count() > 1:
-        place = functools.partial(place_process_batch, batch_size=batch_size, sharding=sharding)
-        return PrefetchBatches(make, prefetch=prefetch, place=place)
     return PrefetchBatches(make, prefetch=prefetch, sharding=sharding)
