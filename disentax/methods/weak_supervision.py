@@ -63,11 +63,10 @@ def _check_semi_supervised(c):
 @register_method("semi_supervised", validator=_check_semi_supervised)
 def build_semi_supervised(config, image_shape, dataset=None) -> Method:
     """Siddharth et al. 2017 (seed 002) class-conditional model q(y|x) q(z|x,y), p(x|y,z)."""
-    from disentax.data.labelled import labelled_indices, semi_supervised_sampler
+    from disentax.data.labelled import label_classes, labelled_indices, semi_supervised_sampler
 
     dataset = _dataset_for(config) if dataset is None else dataset
-    column = dataset.factor_index(config.label_factor)
-    num_classes = dataset.factor_sizes[column]
+    column, num_classes = label_classes(dataset, config.label_factor)
     estimator, temperature = str(config.estimator), float(config.temperature)
     alpha, likelihood = float(config.alpha), config.model.likelihood
     model = build_structured_vae(config.model, image_shape, num_classes, estimator=estimator, temperature=temperature)
@@ -123,7 +122,11 @@ def _semi_supervised_pictures(config, workdir, method, dataset, params, key):
 
     n = int(config.num_viz_images)
     model, lik = method.model, config.model.likelihood
-    imgs = np.asarray(jax.jit(lambda p, k: analogy_images(model, p, dataset.sample(k, n)[0], lik))(params, key))
+    if getattr(dataset, "on_host", False):  # read on the host, outside jit
+        x = jnp.asarray(dataset.sample(key, n)[0])
+        imgs = np.asarray(jax.jit(lambda p, x: analogy_images(model, p, x, lik))(params, x))
+    else:
+        imgs = np.asarray(jax.jit(lambda p, k: analogy_images(model, p, dataset.sample(k, n)[0], lik))(params, key))
     path = Path(workdir) / "analogies.png"
     viz.image_grid([list(r) for r in imgs]).save(path)
     recon = Path(workdir) / "reconstructions.png"
@@ -270,9 +273,13 @@ def _ml_vae_pictures(config, workdir, method, dataset, params, key):
     k = max(1, int(config.get("viz_group_size", 5)))
     k_batch, k_gen = jax.random.split(key)
 
+    sampler = group_batch_sampler(config.group_factor, k)
+    on_host = getattr(dataset, "on_host", False)
+    host_batch = sampler(dataset, k_batch, n * k) if on_host else None  # read outside jit
+
     @jax.jit  # one compilation for all pictures instead of op-by-op dispatch
-    def arrays(params, k_batch, k_gen):
-        batch = group_batch_sampler(config.group_factor, k)(dataset, k_batch, n * k)
+    def arrays(params, k_batch, k_gen, host_batch):
+        batch = host_batch if on_host else sampler(dataset, k_batch, n * k)
         x, seg = batch["x"], batch["segment_ids"]
         return {
             "x": x,
@@ -282,7 +289,7 @@ def _ml_vae_pictures(config, workdir, method, dataset, params, key):
             "acc": accumulation_images(model, params, x[: 4 * k], seg[: 4 * k], 4, lik),
         }
 
-    a = jax.tree.map(np.asarray, arrays(params, k_batch, k_gen))
+    a = jax.tree.map(np.asarray, arrays(params, k_batch, k_gen, host_batch))
     paths = [workdir / f"{name}.png" for name in ("swapping", "interpolation", "generation", "accumulation")]
     viz.image_grid(swapping_grid(*a["swap"])).save(paths[0])
     viz.image_grid([list(r) for r in a["interp"]]).save(paths[1])
