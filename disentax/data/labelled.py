@@ -70,13 +70,18 @@ def standardised_levels(factors, sizes):
     (dSprites). Every dSprites factor's real value is affine in its level (scale, position,
     orientation are evenly spaced), and standardising is affine-invariant, so this equals
     standardising the real values: targets have mean 0 and variance 1 over the dataset, the
-    moments of the N(0, 1) prior on the regressed latents. Works on numpy and jax arrays.
+    moments of the N(0, 1) prior on the regressed latents. Works on numpy and jax arrays (inside
+    jit too) with bitwise-equal results: the values come from a float64-computed table.
     """
-    xp = jnp if isinstance(factors, jax.Array) else np
-    k = np.asarray(sizes, np.float64)
-    centre = ((k - 1) / 2).astype(np.float32)
-    scale = np.sqrt((k * k - 1) / 12).astype(np.float32)
-    return (factors.astype(xp.float32) - centre) / scale
+    columns = []
+    for j, k in enumerate(sizes):
+        k = int(k)
+        table = ((np.arange(k, dtype=np.float64) - (k - 1) / 2) / np.sqrt((k * k - 1) / 12)).astype(np.float32)
+        level = factors[..., j]
+        columns.append(jnp.asarray(table)[level] if isinstance(factors, jax.Array) else table[np.asarray(level)])
+    if isinstance(factors, jax.Array):
+        return jnp.stack(columns, -1) if columns else jnp.zeros(factors.shape[:-1] + (0,), jnp.float32)
+    return np.stack(columns, -1) if columns else np.zeros(np.shape(factors)[:-1] + (0,), np.float32)
 
 
 def labelled_indices(dataset, factor, per_class: int, seed: int) -> np.ndarray:
