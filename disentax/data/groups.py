@@ -21,6 +21,7 @@ import numpy as np
 
 from disentax.data.base import GroundTruthDataset
 from disentax.data.class_index import class_index, host_rows, is_label_images
+from disentax.data.host_pipeline import replicated
 
 __all__ = [
     "segment_ids_from_sizes",
@@ -96,7 +97,9 @@ def _sample_label_image_groups(dataset, key, segment_ids, num_groups: int, facto
     idx = view.indices_with_labels(k_rest, values[segment_ids])
     rows = host_rows(dataset, segment_ids.shape[0])
     images, labels = view.read(idx[rows])
-    return {"x": images, "segment_ids": segment_ids[rows], "group_values": values, "factors": labels[:, None]}
+    # Per-example leaves are this host's rows; the group table is whole on every host.
+    return {"x": images, "segment_ids": segment_ids[rows], "group_values": replicated(values),
+            "factors": labels[:, None]}
 
 
 def group_batch_sampler(factor, group_size: int, ragged: bool = False):
