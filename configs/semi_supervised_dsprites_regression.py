@@ -7,8 +7,8 @@ Seed 002 (Sec. 3 after Eq. 4, Sec. 4.2) partially supervises a continuous latent
 horizontal position `pos_x`: it is continuous and ordered (32 evenly spaced levels), not periodic,
 and means the same for every shape. Orientation is periodic and the square's and ellipse's
 symmetries make it ambiguous (a 90° turn of a square is the same image), and scale has only 6
-levels; either can be chosen with `--config.regression_factors="('scale',)"` (several at once
-too). Orientation's error is then reported as the seed's cosine distance.
+levels; either can be chosen with `--config.regression_factors=scale` (several at once as
+`pos_x,scale`). Orientation's error is then reported as the seed's cosine distance.
 
 Targets are standardised: level k of a K-level factor maps to (k − (K−1)/2) / sqrt((K²−1)/12),
 mean 0 and variance 1 over the dataset (every dSprites factor is uniform over its evenly spaced
