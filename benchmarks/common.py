@@ -65,11 +65,13 @@ class JaxStep:
         return metrics
 
 
-def time_interleaved(runners: dict, reps: int, steps: int, warmup: int = 1) -> dict:
+def time_interleaved(runners: dict, reps: int, steps: int, warmup: int = 1, settle: float = 0.05) -> dict:
     """Median seconds per step of each runner, timed in alternation so load drifts hit all alike.
 
     Every runner first runs `warmup` untimed steps; then, `reps` times, each runner in turn
-    runs `steps` steps and the mean of that block is one sample.
+    runs `steps` steps and the mean of that block is one sample. `settle` seconds of sleep
+    before each block let the previous runner's thread pool go idle (OpenMP and Eigen workers
+    spin for a while after their last task and would otherwise tax the next runner).
     """
     for run in runners.values():
         for _ in range(warmup):
@@ -77,6 +79,7 @@ def time_interleaved(runners: dict, reps: int, steps: int, warmup: int = 1) -> d
     samples = {name: [] for name in runners}
     for _ in range(reps):
         for name, run in runners.items():
+            time.sleep(settle)
             t0 = time.perf_counter()
             for _ in range(steps):
                 run()

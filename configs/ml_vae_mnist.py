@@ -1,8 +1,9 @@
 """ML-VAE (Bouchacourt et al. 2018, seed 004 Sec. 4) on MNIST grouped by digit.
 
-Needs the TFDS dataset `mnist` (registered; `pip install "disentax[tfds]"`). Training on it is not
-wired yet: the grouped sampler needs a dataset that offers `factor_names=("label",)` and `sample_with_labels(key, labels)`
-like `disentax.data.digits.Digits`.
+Reads the prepared TFDS dataset `mnist` (train split; `tfds build mnist --file_format=array_record`)
+on the host: each group draws a digit, then its images uniformly among that digit's records (the
+per-class tables of `disentax.data.class_index`, from one scan of the labels); batches are a pure
+function of (seed, step), so a resumed run sees the same groups.
 
 Seed 004: style and content of 10 dims, decoder one 500-unit tanh layer; Bernoulli likelihood here
 (the seed: Gaussian with learned variance). Adam(1e-3), batch 100 as 10 groups of 10.

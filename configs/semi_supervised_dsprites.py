@@ -5,7 +5,8 @@ factors, p(x|y,z). The pre-encoder and decoder are the standard dSprites conv st
 al. 2018 App. A.1, as in the other dSprites configs); Adam(1e-3) as in seed 002's appendix,
 batch 64. Supervision: l = 10 labelled images per shape, r = 10 % labelled batches; plug-in
 estimator; α = 50 for the explicit classifier term (seed 002's Eq. 4 alone has α = 0; see
-`configs/semi_supervised_digits.py` for why the default adds it).
+`configs/semi_supervised_digits.py` for why the default adds it). `regression_factors` (none
+here) adds continuous partially-supervised latents, see `semi_supervised_dsprites_regression`.
 """
 from disentax.config import base_config
 
@@ -19,6 +20,7 @@ def get_config():
     config.model.latent_dim = 10
     config.optimizer.learning_rate = 1e-3
     config.label_factor = "shape"
+    config.regression_factors = ()
     config.labels_per_class = 10
     config.supervision_rate = 0.1
     config.labelled_seed = 0

@@ -1,8 +1,10 @@
 """Semi-supervised structured VAE (Siddharth et al. 2017, seed 002 Sec. 4.1) on MNIST.
 
-Needs the TFDS dataset `mnist` (registered; `pip install "disentax[tfds]"`). Training on it is
-not wired yet: the semi-supervised sampler needs a dataset that offers `factor_names=("label",)`,
-`sample(key, n)`, `images_from_indices` and `index_to_factors` like `disentax.data.digits.Digits`.
+Reads the prepared TFDS dataset `mnist` (train split; `pip install "disentax[tfds]"`, then
+`tfds build mnist --file_format=array_record`, see the README's real-datasets section). Batches
+are read on the host and prefetched: the labelled set (l records per class, fixed by
+`labelled_seed`) comes from one scan of the split's labels (`disentax.data.class_index`), and each
+step's batch is wholly labelled with probability r, a pure function of (seed, step).
 
 Seed 002 appendix: 2 × 512 ReLU MLP, 50-dim style, Bernoulli likelihood, Adam(1e-3), batch 100
 (within the seed's 80–500); plug-in estimator. Supervision l = 100 per class (Fig. 5 row

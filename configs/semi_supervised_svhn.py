@@ -1,7 +1,8 @@
 """Semi-supervised structured VAE (Siddharth et al. 2017, seed 002 Sec. 4.1) on SVHN (cropped digits).
 
-Needs the TFDS dataset `svhn_cropped` (registered; `pip install "disentax[tfds]"`); training on it
-is not wired yet, as for `semi_supervised_mnist`. Images are 32×32×3.
+Reads the prepared TFDS dataset `svhn_cropped` (train split, 73,257 images of 32×32×3;
+`tfds build svhn_cropped --file_format=array_record`), on the host, as `semi_supervised_mnist`
+does: l labelled records per digit fixed by `labelled_seed`, wholly labelled batches at rate r.
 
 Seed 002 appendix: a two-stage convolutional feature extractor before the MLP pre-encoder and a
 two-stage deconvolutional decoder, trained end to end, Adam(3e-4), 100-dim style (Fig. 4c),

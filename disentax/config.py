@@ -107,7 +107,13 @@ def _parse_value(key: str, text: str, current):
         try:
             value = ast.literal_eval(text)
         except (ValueError, SyntaxError):
-            raise ConfigError(f"config.{key} must be a tuple like (32, 32), got {text!r}") from None
+            # Bare words, comma-separated: pos_x,scale -> ("pos_x", "scale") (shells eat the quotes).
+            words = [w.strip() for w in text.split(",")]
+            if not text.strip() or not all(w.isidentifier() for w in words):
+                raise ConfigError(f"config.{key} must be a tuple like (32, 32) or a,b, got {text!r}") from None
+            value = tuple(words)
+        if isinstance(value, str):
+            value = (value,)
         if isinstance(value, (int, float)):
             value = (value,)
         if not isinstance(value, (tuple, list)):

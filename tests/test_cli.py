@@ -43,6 +43,11 @@ def test_overrides_are_typed():
                                       "--config.model.hidden=(128,128)", "--config.progress=false"])
     assert c.beta == 8.0 and isinstance(c.beta, float)
     assert c.model.latent_dim == 6 and c.model.hidden == (128, 128) and c.progress is False
+    for text, want in [("pos_x", ("pos_x",)), ("pos_x,scale", ("pos_x", "scale")), ("('pos_x',)", ("pos_x",)),
+                       ("'scale'", ("scale",)), ("()", ())]:
+        assert cfg.get("semi_supervised_dsprites", [f"--config.regression_factors={text}"]).regression_factors == want
+    with pytest.raises(cfg.ConfigError, match="must be a tuple like"):
+        cfg.get("beta_vae_dsprites", ["--config.model.hidden=12 8"])
 
 
 def test_console_script_trains_and_resumes(tmp_path):

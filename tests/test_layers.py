@@ -146,3 +146,18 @@ def test_auto_defaults_per_backend():
     assert layers.default_upsample("cpu") == "adjoint" and layers.default_upsample("gpu") == "conv_transpose"
     assert layers.default_downsample("cpu") == "adjoint" and layers.default_downsample("tpu") == "conv"
     assert layers.gemm_choice(32, 1) == "col2im" and layers.gemm_choice(32, 32) == "matmul"
+
+
+@pytest.mark.parametrize("cb", [1, 3, 6])  # <= 4: explicit GEMM branch; > 4: XLA's filter gradient
+def test_strided_kernel_grad_equals_loops(cb):
+    big = np.asarray(jax.random.normal(jax.random.PRNGKey(5), (2, 6, 8, cb)), np.float64)
+    small = np.asarray(jax.random.normal(jax.random.PRNGKey(6), (2, 3, 4, 5)), np.float64)
+    want = np.zeros((4, 4, cb, 5))
+    padded = np.pad(big, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    for t in range(4):
+        for u in range(4):
+            for m in range(3):
+                for n in range(4):
+                    want[t, u] += padded[:, 2 * m + t, 2 * n + u].T @ small[:, m, n]
+    got = layers.strided_kernel_grad(jnp.asarray(big, jnp.float32), jnp.asarray(small, jnp.float32))
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-4)

@@ -8,6 +8,8 @@ together and the per-group sums are `jax.ops.segment_sum` over a fixed number G 
 - dSprites (any `GroundTruthDataset`): each group draws one value of the chosen factor, every
   other factor is uniform per image.
 - digits: each group draws one label, then images of that label uniformly.
+- TFDS image splits with class labels (MNIST, SVHN, ...; read on the host): the same draws as
+  digits from the same keys, made eagerly with the class tables of `disentax.data.class_index`.
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from disentax.data.base import GroundTruthDataset
+from disentax.data.class_index import class_index, host_rows, is_label_images
+from disentax.data.host_pipeline import replicated
 
 __all__ = [
     "segment_ids_from_sizes",
@@ -66,6 +70,8 @@ def sample_groups(dataset, key, segment_ids, num_groups: int, factor=0) -> dict:
 
     Returns {"x": images [B, ...], "segment_ids": [B], "group_values": [G], "factors": [B, K]}.
     """
+    if is_label_images(dataset):
+        return _sample_label_image_groups(dataset, key, segment_ids, int(num_groups), factor)
     segment_ids = jnp.asarray(segment_ids, jnp.int32)
     num_groups = int(num_groups)
     column = _factor_column(dataset, factor)
@@ -80,6 +86,20 @@ def sample_groups(dataset, key, segment_ids, num_groups: int, factor=0) -> dict:
     else:
         raise TypeError(f"cannot group {type(dataset).__name__}: needs GroundTruthDataset or sample_with_labels")
     return {"x": images, "segment_ids": segment_ids, "group_values": values, "factors": factors}
+
+
+def _sample_label_image_groups(dataset, key, segment_ids, num_groups: int, factor) -> dict:
+    """`sample_groups` for a host-read TFDS split: numpy arrays, this host's rows of the batch."""
+    view = class_index(dataset, factor)
+    segment_ids = np.asarray(segment_ids, np.int32)
+    k_values, k_rest = jax.random.split(key)
+    values = np.asarray(jax.random.randint(k_values, (num_groups,), 0, view.factor_sizes[0], dtype=jnp.int32))
+    idx = view.indices_with_labels(k_rest, values[segment_ids])
+    rows = host_rows(dataset, segment_ids.shape[0])
+    images, labels = view.read(idx[rows])
+    # Per-example leaves are this host's rows; the group table is whole on every host.
+    return {"x": images, "segment_ids": segment_ids[rows], "group_values": replicated(values),
+            "factors": labels[:, None]}
 
 
 def group_batch_sampler(factor, group_size: int, ragged: bool = False):

@@ -9,6 +9,13 @@ on exactly the batches it would have seen.
 * Host datasets (``dataset.on_host``, e.g. TFDS): the same call runs eagerly in a
   background thread that stays ``prefetch`` steps ahead and moves each batch to
   the device with ``jax.device_put``, so decoding overlaps the training step.
+
+Several processes (multi-host): a host sampler returns, per leaf, either this process's rows
+of the global batch (leading axis ``batch_size / process_count``: the TFDS image loaders read
+only their share), or an array every process holds whole (the global batch, e.g. a factor
+grid dataset that renders all of it; scalars; per-group tables marked `Replicated`). The
+prefetcher assembles global arrays from the first kind with
+``jax.make_array_from_process_local_data`` and the second with ``jax.make_array_from_callback``.
 """
 
 from __future__ import annotations
@@ -18,8 +25,20 @@ import threading
 from typing import Any, Callable
 
 import jax
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
 
-__all__ = ["DeviceBatches", "PrefetchBatches", "make_batch_source"]
+__all__ = ["DeviceBatches", "PrefetchBatches", "Replicated", "make_batch_source"]
+
+
+class Replicated(np.ndarray):
+    """A host batch leaf that is the same on every process (not this process's rows), e.g. the
+    per-group table of a grouped batch; only matters when several processes train."""
+
+
+def replicated(x) -> Replicated:
+    """`x` as a numpy array marked `Replicated`."""
+    return np.asarray(x).view(Replicated)
 
 
 class DeviceBatches:
@@ -50,21 +69,38 @@ class PrefetchBatches:
     raised by the call that would have received its batch.
     """
 
-    def __init__(self, make: Callable[[int], Any], *, prefetch: int = 2, sharding: Any = None):
+    def __init__(self, make: Callable[[int], Any], *, prefetch: int = 2, sharding: Any = None,
+                 mesh: Any = None, batch_size: int | None = None):
         if prefetch < 1:
             raise ValueError(f"prefetch must be >= 1, got {prefetch}")
         self._make, self._prefetch, self._sharding = make, int(prefetch), sharding
+        # Multi-process assembly (module docstring) needs the mesh and the global batch size.
+        self._mesh, self._batch_size = mesh, batch_size
         self._thread: threading.Thread | None = None
         self._stop: threading.Event | None = None
         self._queue: queue.Queue | None = None
         self._next: int | None = None
 
     def _put(self, batch):
+        if self._mesh is not None and jax.process_count() > 1:
+            return jax.tree.map(self._put_global, batch)
         if callable(self._sharding):
             return jax.device_put(batch, self._sharding(batch))
         if self._sharding is not None:
             return jax.device_put(batch, self._sharding)
         return jax.device_put(batch)
+
+    def _put_global(self, x):
+        rows = NamedSharding(self._mesh, PartitionSpec("data"))
+        whole = NamedSharding(self._mesh, PartitionSpec())
+        n = jax.process_count()
+        if not isinstance(x, Replicated) and np.ndim(x) >= 1 and np.shape(x)[0] * n == self._batch_size:
+            return jax.make_array_from_process_local_data(rows, np.asarray(x))
+        x = np.asarray(x)
+        splits = x.ndim >= 1 and x.shape[0] % self._mesh.size == 0  # as sharding.batch_shardings
+        # Each process fills its own devices from its whole copy: no cross-process traffic, which
+        # matters here because this runs in the prefetch thread while the step's collectives run.
+        return jax.make_array_from_callback(x.shape, rows if splits else whole, lambda index: x[index])
 
     def _start(self, first: int) -> None:
         self.close()
@@ -114,7 +150,7 @@ class PrefetchBatches:
 
 
 def make_batch_source(method, dataset, data_key: jax.Array, batch_size: int, *,
-                      prefetch: int = 2, sharding: Any = None):
+                      prefetch: int = 2, sharding: Any = None, mesh: Any = None):
     """The loop's ``source(step) -> batch`` and ``source.close()`` for ``dataset``.
 
     ``batch(step) = method.sample_batch(dataset, fold_in(data_key, step), batch_size)``,
@@ -128,4 +164,4 @@ def make_batch_source(method, dataset, data_key: jax.Array, batch_size: int, *,
     def make(step: int):
         return method.sample_batch(dataset, jax.random.fold_in(data_key, step), batch_size)
 
-    return PrefetchBatches(make, prefetch=prefetch, sharding=sharding)
+    return PrefetchBatches(make, prefetch=prefetch, sharding=sharding, mesh=mesh, batch_size=batch_size)

@@ -2,7 +2,11 @@
 
 - `classification_error`: error of q(y|x) on held-out data (seed 002 Fig. 5 reports it against the
   labelled-set size l and the supervision rate r); `semi_supervised_sweep` trains one model per
-  (l, r, seed) and tabulates it.
+  (l, r, seed) and tabulates it, with the regression error of each continuous partially-supervised
+  latent next to it when the config has `regression_factors`.
+- `regression_errors` / `regression_error`: RMSE of the mean of q(c|x) on the standardised target,
+  or, for a periodic factor (dSprites orientation), the seed's cosine distance 1 − cos(θ̂ − θ)
+  (seed 002 Fig. 7 measures the lighting direction's regression so).
 - `content_style_accuracy`: seed 004 Fig. 7. A classifier of the grouping factor is trained once
   on content codes (accumulated over K training images per class, strategy 2) and once on style
   codes, and tested on codes of held-out images accumulated over k ≤ K images per class; reports
@@ -27,7 +31,11 @@ from disentax.data.groups import chunk_by_label
 from disentax.objectives.grouped import product_of_gaussians
 
 __all__ = [
+    "ANGULAR_FACTORS",
     "classification_error",
+    "regression_errors",
+    "regression_error",
+    "labelled_test_set",
     "semi_supervised_sweep",
     "accumulated_means",
     "ml_vae_encoder",
@@ -48,16 +56,67 @@ def classification_error(model, params, images, labels, batch_size: int = 512) -
     return float(np.mean(np.argmax(logits, -1) != np.asarray(labels).reshape(-1)))
 
 
+# Factors whose levels go once around the circle (evenly spaced, the last next to the first).
+ANGULAR_FACTORS = ("orientation",)
+
+
+def regression_errors(predicted, targets, sizes: Sequence[int], angular: Sequence[bool]) -> np.ndarray:
+    """Per regressed latent r: RMSE between `predicted` and `targets` (standardised, [N, R]), or for
+    `angular[r]` the mean cosine distance 1 − cos(θ̂ − θ), with θ = 2π·k/K the angle of level k of
+    K = sizes[r] recovered from the standardised value (inverse of `standardised_levels`)."""
+    predicted = np.asarray(predicted, np.float64).reshape(len(targets), -1)
+    targets = np.asarray(targets, np.float64).reshape(predicted.shape)
+    out = np.empty(predicted.shape[1])
+    for r in range(predicted.shape[1]):
+        if angular[r]:
+            k = float(sizes[r])
+            scale, centre = np.sqrt((k * k - 1) / 12), (k - 1) / 2
+            theta = lambda t: 2 * np.pi * (t * scale + centre) / k  # noqa: E731
+            out[r] = np.mean(1.0 - np.cos(theta(predicted[:, r]) - theta(targets[:, r])))
+        else:
+            out[r] = np.sqrt(np.mean((predicted[:, r] - targets[:, r]) ** 2))
+    return out
+
+
+def regression_error(model, params, images, targets, sizes: Sequence[int], angular: Sequence[bool],
+                     batch_size: int = 512) -> np.ndarray:
+    """`regression_errors` of the mean of q(c|x) of a semi-supervised model with regressed latents."""
+    regress = jax.jit(lambda x: model.apply({"params": params}, x, method=model.regress)[0])
+    return regression_errors(_batched(regress, jnp.asarray(images), batch_size), targets, sizes, angular)
+
+
+def labelled_test_set(dataset, key, n: int, label_factor, regression_factors: Sequence = ()):
+    """n images of a factor grid with their labels [n] and standardised regression targets [n, R],
+    drawn uniformly (the held-out set of `semi_supervised_sweep` for dSprites)."""
+    from disentax.data.labelled import regression_columns, standardised_levels
+
+    images, factors = dataset.sample(key, int(n))
+    factors = np.asarray(factors)
+    labels = factors[:, dataset.factor_index(label_factor)]
+    cols = regression_columns(dataset, regression_factors, label_factor)
+    targets = standardised_levels(factors[:, list(cols)], [dataset.factor_sizes[c] for c in cols])
+    return np.asarray(images), labels, np.asarray(targets, np.float32)
+
+
 def semi_supervised_sweep(config, labels_per_class: Sequence[int], rates: Sequence[float], seeds: Iterable[int],
-                          test_images, test_labels, workdir=None) -> list[dict]:
+                          test_images, test_labels, workdir=None, test_targets=None) -> list[dict]:
     """Seed 002 Fig. 5 protocol: for each (l, r, seed) train `config` and measure the test error.
 
-    Returns rows {"labels_per_class", "supervision_rate", "seed", "error"}. Runs go to
-    `workdir/l{l}_r{r}_s{seed}` (a temporary folder when None).
+    Returns rows {"labels_per_class", "supervision_rate", "seed", "error"}, plus, given
+    `test_targets` [N, R] (standardised, see `labelled_test_set`) for a config with
+    `regression_factors`, one entry per regressed factor: "rmse_<name>" or, for an angular
+    factor, "cosine_<name>". Runs go to `workdir/l{l}_r{r}_s{seed}` (a temporary folder when None).
     """
     from disentax.config import validate
     from disentax.train.loop import train
 
+    names = tuple(config.get("regression_factors", ()) or ())
+    if test_targets is not None and names:
+        from disentax.data.registry import get_dataset
+
+        grid = get_dataset(config.dataset)
+        sizes = [grid.factor_sizes[grid.factor_index(f)] for f in names]
+        angular = [grid.factor_names[grid.factor_index(f)] in ANGULAR_FACTORS for f in names]
     rows = []
     tmp = tempfile.TemporaryDirectory() if workdir is None else None
     base = Path(tmp.name if tmp else workdir)
@@ -70,8 +129,14 @@ def semi_supervised_sweep(config, labels_per_class: Sequence[int], rates: Sequen
                     c.progress = False
                     validate(c)
                     out = train(c, base / f"l{l}_r{r}_s{seed}", write_pictures=False)
-                    err = classification_error(out["method"].model, out["state"].params, test_images, test_labels)
-                    rows.append({"labels_per_class": int(l), "supervision_rate": float(r), "seed": int(seed), "error": err})
+                    model, params = out["method"].model, out["state"].params
+                    err = classification_error(model, params, test_images, test_labels)
+                    row = {"labels_per_class": int(l), "supervision_rate": float(r), "seed": int(seed), "error": err}
+                    if test_targets is not None and names:
+                        errs = regression_error(model, params, test_images, test_targets, sizes, angular)
+                        for name, a, e in zip(names, angular, errs):
+                            row[f"{'cosine' if a else 'rmse'}_{name}"] = float(e)
+                    rows.append(row)
     finally:
         if tmp is not None:
             tmp.cleanup()

@@ -5,7 +5,9 @@ representation and pictures:
 
 - ``semi_supervised``: batches {"x", "labels", "supervised"}; one jitted step selects Eq. 4 or
   Eq. 2 from the traced flag. Config: `label_factor`, `labels_per_class` (l), `supervision_rate`
-  (r), `estimator` (plugin | concrete), `temperature`, `alpha`, `labelled_seed`.
+  (r), `estimator` (plugin | concrete), `temperature`, `alpha`, `labelled_seed`, and optionally
+  `regression_factors` (factor names of a grid, default none: continuous partially-supervised
+  latents, batches then carry "targets").
 - ``ml_vae``: batches {"x", "segment_ids", ...} of G = batch_size // group_size groups. Config:
   `group_factor`, `group_size`, `ragged_groups`, `style_dim`, `content_dim`.
 """
@@ -58,33 +60,46 @@ def _check_semi_supervised(c):
     need(c, "temperature", lambda v: float(v) > 0, "> 0")
     need(c, "alpha", lambda v: float(v) >= 0, ">= 0")
     need(c, "labelled_seed", lambda v: int(v) >= 0, "an integer >= 0")
+    if "regression_factors" in c:
+        need(c, "regression_factors", lambda v: isinstance(v, (tuple, list)) and all(isinstance(f, (str, int)) for f in v),
+             "a tuple of factor names, e.g. ('pos_x',)")
+
+
+def _regression_factors(config) -> tuple:
+    return tuple(config.get("regression_factors", ()) or ())
 
 
 @register_method("semi_supervised", validator=_check_semi_supervised)
 def build_semi_supervised(config, image_shape, dataset=None) -> Method:
     """Siddharth et al. 2017 (seed 002) class-conditional model q(y|x) q(z|x,y), p(x|y,z)."""
-    from disentax.data.labelled import labelled_indices, semi_supervised_sampler
+    from disentax.data.labelled import (label_classes, labelled_indices, regression_columns,
+                                        semi_supervised_sampler)
 
     dataset = _dataset_for(config) if dataset is None else dataset
-    column = dataset.factor_index(config.label_factor)
-    num_classes = dataset.factor_sizes[column]
+    column, num_classes = label_classes(dataset, config.label_factor)
+    regressed = regression_columns(dataset, _regression_factors(config), config.label_factor)
     estimator, temperature = str(config.estimator), float(config.temperature)
     alpha, likelihood = float(config.alpha), config.model.likelihood
-    model = build_structured_vae(config.model, image_shape, num_classes, estimator=estimator, temperature=temperature)
+    model = build_structured_vae(config.model, image_shape, num_classes, estimator=estimator, temperature=temperature,
+                                 num_regressed=len(regressed))
     tx = make_optimizer(config.optimizer)
     labelled = labelled_indices(dataset, column, int(config.labels_per_class), int(config.labelled_seed))
-    sample_batch = semi_supervised_sampler(column, labelled, float(config.supervision_rate))
+    sample_batch = semi_supervised_sampler(column, labelled, float(config.supervision_rate), regression=regressed)
+
+    def targets(batch):  # extra model inputs; none without regressed latents (the call is unchanged)
+        return {"targets": batch["targets"]} if regressed else {}
 
     def init_state(key, batch):
         k_init, k_fwd = jax.random.split(key)
-        params = model.init(k_init, batch["x"], k_fwd, batch["labels"], batch["supervised"])["params"]
+        params = model.init(k_init, batch["x"], k_fwd, batch["labels"], batch["supervised"], **targets(batch))["params"]
         return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params), extra={})
 
     def loss_fn(params, batch, key):
-        o = model.apply({"params": params}, batch["x"], key, batch["labels"], batch["supervised"])
+        o = model.apply({"params": params}, batch["x"], key, batch["labels"], batch["supervised"], **targets(batch))
+        extra = {"c_mu": o["c_mu"], "c_logvar": o["c_logvar"], "c_target": batch["targets"]} if regressed else {}
         return ss_obj.semi_supervised_vae(batch["x"], o["out"], o["mu"], o["logvar"], o["y_logits"], batch["labels"],
                                       batch["supervised"], estimator=estimator, log_y=o["log_y"],
-                                      temperature=temperature, alpha=alpha, likelihood=likelihood)
+                                      temperature=temperature, alpha=alpha, likelihood=likelihood, **extra)
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
@@ -93,6 +108,9 @@ def build_semi_supervised(config, image_shape, dataset=None) -> Method:
 
     def representation(params, x):
         logits, mu, _ = model.apply({"params": params}, x, method=model.encode)
+        if regressed:  # [ρ, mean of q(c|x), μ_z]
+            c_mu, _ = model.apply({"params": params}, x, method=model.regress)
+            return jnp.concatenate([jax.nn.softmax(logits, -1), c_mu, mu], -1)
         return jnp.concatenate([jax.nn.softmax(logits, -1), mu], -1)
 
     return Method(name=config.method, model=model, tx=tx, init_state=init_state, train_step=train_step,
@@ -110,12 +128,35 @@ def analogy_images(model, params, x, likelihood: str):
     k = logits.shape[-1]
     y_hat = jax.nn.one_hot(jnp.argmax(logits, -1), k)
     _, mu, _ = model.apply({"params": params}, x, y_hat, method=model.encode)
-    recon = reconstruction_mean(model.apply({"params": params}, y_hat, mu, method=model.decode), likelihood)
+    # Regressed latents (if any) stay at the mean of q(c|x), with the style.
+    c = model.apply({"params": params}, x, method=model.regress)[0] if model.num_regressed else None
+    recon = reconstruction_mean(model.apply({"params": params}, y_hat, mu, c, method=model.decode), likelihood)
     ys = jnp.repeat(jnp.eye(k)[None], x.shape[0], 0).reshape(-1, k)
     zs = jnp.repeat(mu, k, 0)
-    varied = reconstruction_mean(model.apply({"params": params}, ys, zs, method=model.decode), likelihood)
+    cs = None if c is None else jnp.repeat(c, k, 0)
+    varied = reconstruction_mean(model.apply({"params": params}, ys, zs, cs, method=model.decode), likelihood)
     varied = varied.reshape(x.shape[0], k, *x.shape[1:])
     return jnp.concatenate([x[:, None], recon[:, None], varied], 1)
+
+
+def regression_traversal_images(model, params, x, likelihood: str, steps: int = 9, limit: float = 2.0):
+    """Per input and regressed latent r: its reconstruction with c_r swept over `steps` values in
+    [−limit, limit] (standardised units), the class fixed at ŷ, the style at z = μ(x, ŷ, m(x)) and
+    the other regressed latents at their means. Returns [R, N, 1 + steps, H, W, C] (input first)."""
+    logits = model.apply({"params": params}, x, method=model.classify)
+    y_hat = jax.nn.one_hot(jnp.argmax(logits, -1), logits.shape[-1])
+    c_mu, _ = model.apply({"params": params}, x, method=model.regress)
+    _, mu, _ = model.apply({"params": params}, x, y_hat, c_mu, method=model.encode)
+    n, r = x.shape[0], c_mu.shape[-1]
+    values = jnp.linspace(-limit, limit, steps)
+    rows = []
+    for d in range(r):
+        cs = jnp.repeat(c_mu, steps, 0).at[:, d].set(jnp.tile(values, n))
+        out = model.apply({"params": params}, jnp.repeat(y_hat, steps, 0), jnp.repeat(mu, steps, 0), cs,
+                          method=model.decode)
+        imgs = reconstruction_mean(out, likelihood).reshape(n, steps, *x.shape[1:])
+        rows.append(jnp.concatenate([x[:, None], imgs], 1))
+    return jnp.stack(rows)
 
 
 def _semi_supervised_pictures(config, workdir, method, dataset, params, key):
@@ -123,12 +164,23 @@ def _semi_supervised_pictures(config, workdir, method, dataset, params, key):
 
     n = int(config.num_viz_images)
     model, lik = method.model, config.model.likelihood
-    imgs = np.asarray(jax.jit(lambda p, k: analogy_images(model, p, dataset.sample(k, n)[0], lik))(params, key))
+    if getattr(dataset, "on_host", False):  # read on the host, outside jit
+        x = jnp.asarray(dataset.sample(key, n)[0])
+        imgs = np.asarray(jax.jit(lambda p, x: analogy_images(model, p, x, lik))(params, x))
+    else:
+        imgs = np.asarray(jax.jit(lambda p, k: analogy_images(model, p, dataset.sample(k, n)[0], lik))(params, key))
     path = Path(workdir) / "analogies.png"
     viz.image_grid([list(r) for r in imgs]).save(path)
     recon = Path(workdir) / "reconstructions.png"
     viz.save_reconstructions(recon, imgs[:, 0], imgs[:, 1])
-    return [path, recon]
+    if not model.num_regressed:
+        return [path, recon]
+    # The regressed latents, one block of rows each: input, then c_r from −2 to 2 (standardised).
+    x = jnp.asarray(imgs[:, 0])
+    trav = np.asarray(jax.jit(lambda p, x: regression_traversal_images(model, p, x, lik))(params, x))
+    reg = Path(workdir) / "regression_traversal.png"
+    viz.image_grid([list(row) for block in trav for row in block]).save(reg)
+    return [path, recon, reg]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,9 +322,13 @@ def _ml_vae_pictures(config, workdir, method, dataset, params, key):
     k = max(1, int(config.get("viz_group_size", 5)))
     k_batch, k_gen = jax.random.split(key)
 
+    sampler = group_batch_sampler(config.group_factor, k)
+    on_host = getattr(dataset, "on_host", False)
+    host_batch = sampler(dataset, k_batch, n * k) if on_host else None  # read outside jit
+
     @jax.jit  # one compilation for all pictures instead of op-by-op dispatch
-    def arrays(params, k_batch, k_gen):
-        batch = group_batch_sampler(config.group_factor, k)(dataset, k_batch, n * k)
+    def arrays(params, k_batch, k_gen, host_batch):
+        batch = host_batch if on_host else sampler(dataset, k_batch, n * k)
         x, seg = batch["x"], batch["segment_ids"]
         return {
             "x": x,
@@ -282,7 +338,7 @@ def _ml_vae_pictures(config, workdir, method, dataset, params, key):
             "acc": accumulation_images(model, params, x[: 4 * k], seg[: 4 * k], 4, lik),
         }
 
-    a = jax.tree.map(np.asarray, arrays(params, k_batch, k_gen))
+    a = jax.tree.map(np.asarray, arrays(params, k_batch, k_gen, host_batch))
     paths = [workdir / f"{name}.png" for name in ("swapping", "interpolation", "generation", "accumulation")]
     viz.image_grid(swapping_grid(*a["swap"])).save(paths[0])
     viz.image_grid([list(r) for r in a["interp"]]).save(paths[1])

@@ -42,10 +42,12 @@ memory traffic when the layer has few output channels. "gemm" picks between "mat
 input gradient of the strided convolution with kernel W is the transposed convolution
 with kernel W~[t, u, co, ci] = W[3-t, 3-u, ci, co] (spatially flipped, channels swapped),
 and vice versa. XLA:CPU's own input gradient of a strided convolution is its slow
-zero-stuffing path again, so "adjoint" computes the forward pass as "conv" (down) or
-"gemm" (up), the kernel gradient by autodiff of that forward pass, and the input gradient
-as the fast form of the adjoint layer (a custom VJP; forward-mode differentiation is not
-available for it).
+zero-stuffing path again, so "adjoint" gives both layers a custom VJP built from forward
+passes only: the forward pass as "conv" (down) or the faster forward-only transposed form
+(up: "subpixel", or "col2im" for few output channels), the input gradient as the fast form
+of the adjoint layer, and the kernel gradient as one strided correlation of input and output
+gradient (`strided_kernel_grad`) shared by both layers. Forward-mode differentiation
+(`jax.jvp`) is not available through it; "gemm" and "conv" have it.
 """
 from __future__ import annotations
 
@@ -65,7 +67,7 @@ _DN = ("NHWC", "HWIO", "NHWC")
 def default_upsample(backend: str | None = None) -> str:
     """The fastest correct transposed-convolution variant for `backend` (default: jax's).
 
-    CPU: "adjoint" (forward "gemm", input gradient a strided convolution), the fastest in
+    CPU: "adjoint" (custom VJP from forward passes; module docstring), the fastest in
     benchmarks/RESULTS.md. GPU/TPU: "conv_transpose" (cuDNN and the TPU compiler handle
     transposed convolutions natively); not measured here.
     """
@@ -171,8 +173,34 @@ def _flip(kernel):
     return kernel[::-1, ::-1].swapaxes(2, 3)
 
 
-def _with_input_grad(forward, input_grad):
-    """forward(x, kernel), differentiated w.r.t. x by `input_grad(dy, kernel)` (its adjoint)."""
+def strided_kernel_grad(big, small):
+    """K[t, u, cb, cs] = sum_{b, m, n} big_p[b, 2m + t, 2n + u, cb] small[b, m, n, cs].
+
+    big [B, 2H, 2W, Cb], small [B, H, W, Cs]; big_p is big padded by one on each side. Both
+    layers' kernel gradients are this one correlation: the strided convolution's with
+    (big, small) = (input, output gradient), the transposed convolution's with (output
+    gradient, input), taps flipped and the last two axes swapped (`_flip`: x[m] W_t lands on
+    y[2m + 2 - t], module docstring). When Cb is small (the image-side layers) an explicit GEMM over 2x2 windows of
+    the space-to-depth input is faster on XLA:CPU than its generic filter-gradient
+    convolution, with the small operand first: [Cs, BHW] @ [BHW, 16 Cb] (the other orientation
+    of the same product ran 3x slower). Otherwise the filter gradient XLA derives for
+    `lax.conv_general_dilated`, which beat every explicit form here (benchmarks/RESULTS.md).
+    """
+    b, h, w, cs = small.shape
+    cb = big.shape[-1]
+    if cb > 4:
+        conv = lambda k: lax.conv_general_dilated(big, k, (2, 2), ((1, 1), (1, 1)), dimension_numbers=_DN)
+        _, vjp = jax.vjp(conv, jnp.zeros((4, 4, cb, cs), big.dtype))
+        return vjp(small)[0]
+    bp = jnp.pad(big, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    s2d = bp.reshape(b, h + 1, 2, w + 1, 2, cb).transpose(0, 1, 3, 2, 4, 5).reshape(b, h + 1, w + 1, 4 * cb)
+    patches = _patches_2x2(s2d)  # channels (qa, qb, ra, rb, cb): tap (2 qa + ra, 2 qb + rb)
+    k = (small.reshape(-1, cs).T @ patches.reshape(-1, 16 * cb)).T
+    return k.reshape(2, 2, 2, 2, cb, cs).transpose(0, 2, 1, 3, 4, 5).reshape(4, 4, cb, cs)
+
+
+def _with_grads(forward, input_grad, kernel_grad):
+    """forward(x, kernel) with the VJP (input_grad(dy, kernel), kernel_grad(x, dy))."""
 
     @jax.custom_vjp
     def f(x, kernel):
@@ -183,8 +211,7 @@ def _with_input_grad(forward, input_grad):
 
     def f_bwd(res, dy):
         x, kernel = res
-        _, vjp_kernel = jax.vjp(lambda k: forward(x, k), kernel)  # its primal is dead code under jit
-        return input_grad(dy, kernel), vjp_kernel(dy)[0]
+        return input_grad(dy, kernel), kernel_grad(x, dy).astype(kernel.dtype)
 
     f.defvjp(f_fwd, f_bwd)
     return f
@@ -194,13 +221,20 @@ def _zero_bias(kernel, n):
     return jnp.zeros((n,), kernel.dtype)
 
 
-_up_adjoint = _with_input_grad(
-    lambda x, k: conv_transpose_4x4_s2(x, k, _zero_bias(k, k.shape[-1]), impl="gemm"),
+def _forward_choice(ci: int, co: int) -> str:
+    """The fastest forward-only transposed convolution: "col2im" when 8 Co <= Ci, else "subpixel"."""
+    return "col2im" if 8 * co <= ci else "subpixel"
+
+
+_up_adjoint = _with_grads(
+    lambda x, k: conv_transpose_4x4_s2(x, k, _zero_bias(k, k.shape[-1]), impl=_forward_choice(*k.shape[2:])),
     lambda dy, k: conv_4x4_s2(dy, _flip(k), _zero_bias(k, k.shape[2]), impl="conv"),
+    lambda x, dy: _flip(strided_kernel_grad(dy, x)),
 )
-_down_adjoint = _with_input_grad(
+_down_adjoint = _with_grads(
     lambda x, k: conv_4x4_s2(x, k, _zero_bias(k, k.shape[-1]), impl="conv"),
-    lambda dy, k: conv_transpose_4x4_s2(dy, _flip(k), _zero_bias(k, k.shape[2]), impl="gemm"),
+    lambda dy, k: conv_transpose_4x4_s2(dy, _flip(k), _zero_bias(k, k.shape[2]), impl=_forward_choice(k.shape[3], k.shape[2])),
+    strided_kernel_grad,
 )
 
 

@@ -3,7 +3,10 @@
 - `StructuredVAE`: a shared pre-encoder h(x) (seed 002 appendix, "Models": the common
   feature-extraction part of q), a classifier head q(y|x) = Cat(softmax(W h)), a style head
   q(z | x, y) = N(μ, σ²) reading [h, y] (the seed's class-conditional model joins the digit and the
-  features in one linear layer), and a decoder p(x | y, z) reading [y, z].
+  features in one linear layer), and a decoder p(x | y, z) reading [y, z]. With `num_regressed`
+  R > 0, a regression head q(c | x) = N(m, e^s) on h (seed 002's faces model: the lighting reads
+  the input) adds R continuous partially-supervised latents, fed on with y: the style head reads
+  [h, y, c], the decoder [y, c, z].
 - `GroupedVAE`: one encoder giving q(s_i|x_i) and q(c|x_i) (split of its Gaussian output), a
   decoder p(x | c, s) reading [c, s] (seed 004 Sec. 3.2).
 
@@ -69,10 +72,13 @@ class StructuredVAE(nn.Module):
     latent_dim: int = 50
     estimator: str = "plugin"
     temperature: float = 0.67
+    num_regressed: int = 0
 
     def setup(self):
         self.classifier = nn.Dense(self.num_classes)
         self.style_head = nn.Dense(2 * self.latent_dim)
+        if self.num_regressed:  # no parameters at all without regressed latents
+            self.regressor = nn.Dense(2 * self.num_regressed)
 
     def features(self, x):
         return self.trunk(x)
@@ -81,29 +87,54 @@ class StructuredVAE(nn.Module):
         """Logits of q(y | x) [B, K]."""
         return self.classifier(self.trunk(x))
 
-    def _style(self, h, y):
-        mu, logvar = jnp.split(self.style_head(jnp.concatenate([h, y], -1)), 2, axis=-1)
+    def _style(self, h, y, c=None):
+        inputs = [h, y] if c is None else [h, y, c]
+        mu, logvar = jnp.split(self.style_head(jnp.concatenate(inputs, -1)), 2, axis=-1)
         return mu, logvar
 
-    def encode(self, x, y=None):
-        """(logits [B, K], μ_z, logvar_z) with y = E_q[y] (plug-in) unless a one-hot/simplex y is given."""
+    def _regress(self, h):
+        c_mu, c_logvar = jnp.split(self.regressor(h), 2, axis=-1)
+        return c_mu, c_logvar
+
+    def regress(self, x):
+        """(m, s) of q(c | x) [B, R]: mean and log-variance of the regressed (standardised) latents."""
+        return self._regress(self.trunk(x))
+
+    def encode(self, x, y=None, c=None):
+        """(logits [B, K], μ_z, logvar_z) with y = E_q[y] (plug-in) unless a one-hot/simplex y is
+        given, and (with regressed latents) c = the mean of q(c|x) unless given."""
         h = self.trunk(x)
         logits = self.classifier(h)
         if y is None:
             y = jax.nn.softmax(logits, -1)
-        mu, logvar = self._style(h, y)
+        if self.num_regressed:
+            if c is None:
+                c = self._regress(h)[0]
+            mu, logvar = self._style(h, y, c)
+        else:
+            mu, logvar = self._style(h, y)
         return logits, mu, logvar
 
-    def decode(self, y, z):
+    def decode(self, y, z, c=None):
+        """p(x | y, z) (or p(x | y, c, z) with regressed latents c) parameters."""
+        if self.num_regressed:
+            if c is None:
+                raise ValueError(f"this model has {self.num_regressed} regressed latents: decode(y, z, c) needs c")
+            return self.decoder(jnp.concatenate([y, c, z], -1))
         return self.decoder(jnp.concatenate([y, z], -1))
 
-    def __call__(self, x, key, labels=None, supervised=False):
+    def __call__(self, x, key, labels=None, supervised=False, targets=None):
         """One pass for a wholly labelled (`supervised`) or unlabelled batch, `supervised` traced.
 
         Returns dict(y_logits, y (what was fed downstream), log_y (Concrete sample's log; the
-        plug-in ρ's log otherwise), mu, logvar, z, out).
+        plug-in ρ's log otherwise), mu, logvar, z, out); with regressed latents also c_mu,
+        c_logvar (q(c|x)) and c (fed downstream: `targets` [B, R] on a labelled batch, a
+        reparameterised sample of q(c|x) otherwise).
         """
-        k_y, k_z = jax.random.split(key)
+        if self.num_regressed:
+            k_y, k_z, k_c = jax.random.split(key, 3)
+        else:
+            k_y, k_z = jax.random.split(key)
         h = self.trunk(x)
         logits = self.classifier(h)
         if self.estimator == "concrete":
@@ -116,10 +147,19 @@ class StructuredVAE(nn.Module):
         if labels is not None:
             onehot = jax.nn.one_hot(labels, self.num_classes, dtype=y.dtype)
             y = jnp.where(jnp.asarray(supervised, bool), onehot, y)
-        mu, logvar = self._style(h, y)
+        if not self.num_regressed:
+            mu, logvar = self._style(h, y)
+            z = dist.gaussian_sample(k_z, mu, logvar)
+            return {"y_logits": logits, "y": y, "log_y": log_y, "mu": mu, "logvar": logvar, "z": z,
+                    "out": self.decode(y, z)}
+        c_mu, c_logvar = self._regress(h)
+        c = dist.gaussian_sample(k_c, c_mu, c_logvar)
+        if targets is not None:
+            c = jnp.where(jnp.asarray(supervised, bool), jnp.asarray(targets, c.dtype), c)
+        mu, logvar = self._style(h, y, c)
         z = dist.gaussian_sample(k_z, mu, logvar)
         return {"y_logits": logits, "y": y, "log_y": log_y, "mu": mu, "logvar": logvar, "z": z,
-                "out": self.decode(y, z)}
+                "c_mu": c_mu, "c_logvar": c_logvar, "c": c, "out": self.decode(y, z, c)}
 
 
 class GroupedVAE(nn.Module):
@@ -154,13 +194,16 @@ class GroupedVAE(nn.Module):
 
 
 def build_structured_vae(model_config: Any, image_shape: Sequence[int], num_classes: int, *,
-                         estimator: str = "plugin", temperature: float = 0.67) -> StructuredVAE:
-    """`StructuredVAE` from `config.model` (encoder kind, conv_channels, hidden or mlp_hidden, latent_dim)."""
+                         estimator: str = "plugin", temperature: float = 0.67,
+                         num_regressed: int = 0) -> StructuredVAE:
+    """`StructuredVAE` from `config.model` (encoder kind, conv_channels, hidden or mlp_hidden,
+    latent_dim), with `num_regressed` continuous partially-supervised latents."""
     kind = model_config.encoder
     hidden = tuple(model_config.hidden) if kind == "conv" else tuple(model_config.mlp_hidden)
     trunk = Trunk(kind=kind, conv_channels=tuple(model_config.conv_channels), hidden=hidden)
     return StructuredVAE(trunk=trunk, decoder=make_decoder(model_config, image_shape), num_classes=int(num_classes),
-                         latent_dim=int(model_config.latent_dim), estimator=estimator, temperature=float(temperature))
+                         latent_dim=int(model_config.latent_dim), estimator=estimator, temperature=float(temperature),
+                         num_regressed=int(num_regressed))
 
 
 def build_grouped_vae(model_config: Any, image_shape: Sequence[int], *, style_dim: int, content_dim: int) -> GroupedVAE:

@@ -29,11 +29,16 @@ class MetricWriter:
     """Appends metrics to `workdir/metrics.jsonl` and to TensorBoard events under `workdir/tb`.
 
     On resume, lines past `resume_step` (written after the checkpoint that is being
-    resumed) are dropped so the file describes one trajectory.
+    resumed) are dropped so the file describes one trajectory. `enabled=False` (every process
+    but the first of a multi-host run) writes nothing.
     """
 
-    def __init__(self, workdir, resume_step: int = 0, tensorboard: bool = True):
+    def __init__(self, workdir, resume_step: int = 0, tensorboard: bool = True, enabled: bool = True):
         self.path = Path(workdir) / "metrics.jsonl"
+        self.enabled = enabled
+        self._file, self._tb = None, None
+        if not enabled:
+            return
         if self.path.exists():
             kept = []
             for line in self.path.read_text().splitlines():
@@ -51,6 +56,8 @@ class MetricWriter:
             self._tb = SummaryWriter(str(Path(workdir) / "tb"), purge_step=resume_step + 1 if resume_step else None)
 
     def write(self, step: int, metrics: dict) -> None:
+        if not self.enabled:
+            return
         values = to_python(metrics)
         record = {"step": int(step), **{k: _json_safe(v) for k, v in values.items()}}
         self._file.write(json.dumps(record) + "\n")
@@ -64,7 +71,8 @@ class MetricWriter:
                     self._tb.add_scalar(k, v, step)
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
         if self._tb is not None:
             self._tb.close()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def _check_config(workdir: Path, config) -> None:
+def _check_config(workdir: Path, config, write: bool = True) -> None:
     path = workdir / "config.json"
     current = config.to_dict()
     if path.exists():
@@ -61,7 +62,10 @@ def _check_config(workdir: Path, config) -> None:
                 f"{workdir} holds a run with config.{k}={a.get(k)!r}, not {b.get(k)!r}; "
                 "use a new --workdir or the same config to resume"
             )
-    path.write_text(json.dumps(current, indent=2, sort_keys=True))
+    if write:
+        tmp = path.with_suffix(".json.tmp")  # other processes of a multi-host run read it
+        tmp.write_text(json.dumps(current, indent=2, sort_keys=True))
+        os.replace(tmp, path)
 
 
 def run_keys(seed: int):
@@ -78,16 +82,20 @@ def train(config, workdir, *, write_pictures: bool = True) -> dict:
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    _check_config(workdir, config)
     # Data parallel over all devices: batches split on their leading axis, state replicated.
     mesh = sharding.setup(config)
+    # With several processes (multi-host) every one runs this loop; only the first writes
+    # files (config, metrics, pictures) — orbax coordinates the checkpoint itself.
+    lead = jax.process_index() == 0
+    _check_config(workdir, config, write=lead)
     dataset = get_dataset(config.dataset)
     method = methods.build(config, dataset.image_shape)
     init_key, data_key, step_key, viz_key = run_keys(config.seed)
     batch_size, num_steps = int(config.batch_size), int(config.num_steps)
 
     # batches(step) is a pure function of (seed, step), made directly in the data sharding.
-    batches = make_batch_source(method, dataset, data_key, batch_size, sharding=lambda b: sharding.batch_shardings(b, mesh))
+    batches = make_batch_source(method, dataset, data_key, batch_size,
+                                sharding=lambda b: sharding.batch_shardings(b, mesh), mesh=mesh)
     state = sharding.jit_init(method.init_state, mesh)(init_key, batches(0))
     ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=int(config.max_checkpoints))
     start = 0
@@ -95,7 +103,7 @@ def train(config, workdir, *, write_pictures: bool = True) -> dict:
         state = ckpt.restore(state)
         start = int(state.step)
     last_saved = start if ckpt.latest_step() is not None else None
-    writer = MetricWriter(workdir, resume_step=start)
+    writer = MetricWriter(workdir, resume_step=start, enabled=lead)
     step_fn = sharding.jit_step(method.train_step, mesh)
 
     pending: list[tuple[int, jax.Array]] = []  # (step, loss) not yet checked on the host
@@ -116,7 +124,7 @@ def train(config, workdir, *, write_pictures: bool = True) -> dict:
         last_saved = step
 
     bar = None
-    if config.progress:
+    if config.progress and lead:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=num_steps, initial=start, desc=config.method, unit="step", mininterval=1.0, dynamic_ncols=True)
@@ -168,7 +176,11 @@ def train(config, workdir, *, write_pictures: bool = True) -> dict:
         bar.close()
     if write_pictures:
         draw = method.write_pictures or write_run_pictures
-        draw(config, workdir, method, dataset, state.params, viz_key)
+        if lead:
+            # Each process holds a whole copy of the replicated state: draw from the local one so
+            # the other processes need not take part.
+            params = jax.tree.map(lambda a: np.asarray(a.addressable_data(0)), state.params)
+            draw(config, workdir, method, dataset, params, viz_key)
     return {"step": step, "state": state, "metrics": to_python(metrics) if metrics else {}, "method": method}
 
 

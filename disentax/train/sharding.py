@@ -25,9 +25,13 @@ bits whatever the output sharding, so a batch sampled straight into its sharding
 procedural datasets) is the batch a single device would sample.
 
 Multi-host: `setup(config)` calls `jax.distributed.initialize()` when `config.distributed`
-is "on", or "auto" and a launcher's environment is present (see `LAUNCHER_ENV`); every
-process then sees the global device list and the same mesh, each process feeds its own
-slice of a host-made batch (`shard_batch`) and orbax writes and restores global arrays.
+is "on", or "auto" and a launcher's environment is present (see `LAUNCHER_ENV`; a plain
+launcher sets JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID, see
+`process_layout`); every process then sees the global device list and the same mesh, each
+process feeds its own slice of a host-made batch (`shard_batch`), orbax writes and restores
+global arrays, and only process 0 writes the run's other files. Tested with two CPU
+processes of two devices each against one process of four
+(tests/multidevice/test_multiprocess.py).
 
 Checkpoints: `Checkpointer.restore(target)` restores into the shardings of `target`, so a
 state written on 8 devices restores onto 1 and the reverse (the state is replicated; only
@@ -80,9 +84,27 @@ def initialize_distributed(mode: str = "auto", env=None) -> bool:
     if jax.distributed.is_initialized():
         return True
     if mode == "on" or (mode == "auto" and launched_multiprocess(env)):
-        jax.distributed.initialize()
+        jax.distributed.initialize(**process_layout(env))
         return True
     return False
+
+
+def process_layout(env=None) -> dict:
+    """`num_processes` / `process_id` from JAX_NUM_PROCESSES / JAX_PROCESS_ID, where set.
+
+    JAX reads the coordinator address (JAX_COORDINATOR_ADDRESS) itself and detects SLURM, Open
+    MPI and TPU pods, but a plain launcher (a shell loop, a job template) has no standard way to
+    say how many processes there are and which one this is; these two variables are that way.
+    """
+    env = os.environ if env is None else env
+    layout = {}
+    for name, arg in (("JAX_NUM_PROCESSES", "num_processes"), ("JAX_PROCESS_ID", "process_id")):
+        value = env.get(name)
+        if value:
+            if not value.isdigit():
+                raise ValueError(f"{name}={value!r} must be a non-negative integer")
+            layout[arg] = int(value)
+    return layout
 
 
 def make_mesh(devices=None) -> Mesh:
