@@ -90,6 +90,9 @@ class Spec:
     image_size: int | None = None  # default output side (square); None keeps native
     crop: int | None = None  # centred square crop before resizing
     manual_hint: str = ""
+    # Stored pixels are 0/1, not 0..255: TFDS keeps the released dSprites array (values 0 and 1)
+    # as it is, so dividing by 255 would give sprites of intensity 1/255.
+    binary: bool = False
 
 
 SPECS: dict[str, Spec] = {
@@ -99,7 +102,7 @@ SPECS: dict[str, Spec] = {
         "dsprites", ("train",), (64, 64, 1), "factors",
         factor_keys=("label_shape", "label_scale", "label_orientation", "label_x_position",
                      "label_y_position"),
-        factor_names=_dsprites.FACTOR_NAMES, factor_sizes=_dsprites.FACTOR_SIZES,
+        factor_names=_dsprites.FACTOR_NAMES, factor_sizes=_dsprites.FACTOR_SIZES, binary=True,
     ),
     # 3D Shapes (Burgess & Kim 2018): the order of the released HDF5 ``labels`` columns.
     "shapes3d": Spec(
@@ -217,6 +220,8 @@ def _read(source, indices: np.ndarray) -> list[dict]:
 def _to_unit_images(raw: Sequence[Any], spec: Spec, size: int | None) -> np.ndarray:
     """uint8 images -> float32 ``[n, H, W, C]`` in [0, 1], centre-cropped and resized per spec."""
     h, w, c = spec.native_shape
+    if spec.binary:  # lit pixels to 255 (any nonzero value: 1 in the release, 255 in re-encodings)
+        raw = [np.where(np.asarray(x) > 0, 255, 0).astype(np.uint8) for x in raw]
     if size is None and spec.crop is None:
         arr = np.stack([np.asarray(x) for x in raw]).reshape(len(raw), h, w, c)
         return arr.astype(np.float32) / np.float32(255.0)

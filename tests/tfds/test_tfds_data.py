@@ -54,8 +54,9 @@ def test_every_loader_every_split_on_mock_data(name):
             assert x.shape == (4, *EXPECTED_SHAPE[name]) and x.dtype == np.float32
             assert 0.0 <= x.min() and x.max() <= 1.0 and x.max() > x.min()
             raw = [ds.source[int(i)] for i in idx]
-            if name in NATIVE:  # no resizing: exactly the stored bytes / 255
-                want = np.stack([np.asarray(r["image"]) for r in raw]).astype(np.float32) / 255
+            if name in NATIVE:  # no resizing: exactly the stored bytes / 255 (dSprites: lit or not)
+                want = np.stack([np.asarray(r["image"]) for r in raw]).astype(np.float32)
+                want = (want > 0).astype(np.float32) if spec.binary else want / 255
                 np.testing.assert_array_equal(x, want)
             assert y.dtype == np.int32 and (y >= 0).all() and (y < _label_bounds(spec)).all()
             if spec.labels == "label":
@@ -68,6 +69,22 @@ def test_every_loader_every_split_on_mock_data(name):
                 assert y[:, 20].tolist() == [int(r["attributes"]["Male"]) for r in raw]
         with pytest.raises(ValueError, match="allowed: " + ", ".join(spec.splits)):
             dtfds.TFDSImages(name, "no_such_split")
+
+
+def test_dsprites_stored_as_zeros_and_ones_reads_as_zeros_and_ones():
+    # TFDS keeps the released dSprites array as it is: pixel values 0 and 1, not 0 and 255.
+    image = np.zeros((64, 64, 1), np.uint8)
+    image[10:20, 30:40] = 1
+    keys = dtfds.SPECS["dsprites"].factor_keys
+
+    def fake(self, split, decoders=None, **kw):
+        return FakeSource(3, lambda i: {**{k: 0 for k in keys}, "image": image})
+
+    with tfds.testing.mock_data(as_data_source_fn=fake):
+        x, _ = dtfds.TFDSImages("dsprites").read([0, 2])
+        small, _ = dtfds.TFDSImages("dsprites", image_size=32).read([1])
+    np.testing.assert_array_equal(x[0], image.astype(np.float32))
+    assert small.max() == 1.0 and small[0, 6:9, 16:19].min() == 1.0 and small[0, :4].max() == 0.0
 
 
 def test_celeb_a_is_centre_cropped_then_resized_to_64():
