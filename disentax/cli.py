@@ -25,6 +25,7 @@ def _split_overrides(argv):
 
 def _cmd_train(args, overrides) -> int:
     from disentax import config as cfg
+    from disentax.data.tfds import DatasetNotPreparedError
     from disentax.train.loop import NonFiniteLossError, train
 
     try:
@@ -35,7 +36,7 @@ def _cmd_train(args, overrides) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         result = train(config, args.workdir)
-    except cfg.ConfigError as e:
+    except (cfg.ConfigError, DatasetNotPreparedError) as e:  # one line: what is wrong or missing, how to fix it
         print(f"disentax: error: {e}", file=sys.stderr)
         return 2
     except NonFiniteLossError as e:

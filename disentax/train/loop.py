@@ -81,14 +81,15 @@ def train(config, workdir, *, write_pictures: bool = True) -> dict:
     Returns {"step", "state", "metrics", "method"} of the final step.
     """
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
     # Data parallel over all devices: batches split on their leading axis, state replicated.
     mesh = sharding.setup(config)
+    # Before the run folder exists: data that is not prepared leaves nothing half-made.
+    dataset = get_dataset(config.dataset)
+    workdir.mkdir(parents=True, exist_ok=True)
     # With several processes (multi-host) every one runs this loop; only the first writes
     # files (config, metrics, pictures) — orbax coordinates the checkpoint itself.
     lead = jax.process_index() == 0
     _check_config(workdir, config, write=lead)
-    dataset = get_dataset(config.dataset)
     method = methods.build(config, dataset.image_shape)
     init_key, data_key, step_key, viz_key = run_keys(config.seed)
     batch_size, num_steps = int(config.batch_size), int(config.num_steps)

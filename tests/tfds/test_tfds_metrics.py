@@ -197,3 +197,9 @@ def test_evaluate_cli_on_a_run_trained_on_tfds_dsprites(tmp_path, capsys, monkey
     err = capsys.readouterr().err
     assert err.strip().count("\n") == 0 and "'dsprites'" in err
     assert f"tfds build dsprites --file_format=array_record --data_dir={empty}" in err
+    # Training on it too, and the run folder is not created.
+    fresh = tmp_path / "fresh_run"
+    assert cli.main(["train", "--config", "hfvae_dsprites_tfds", "--workdir", str(fresh)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0 and "tfds build dsprites" in err and "Traceback" not in err
+    assert not fresh.exists()
