@@ -50,7 +50,7 @@ def main():
 
         from torch_reference import TorchWorker
 
-        runners[f"torch {torch.__version__} (own process)"] = TorchWorker(a.batch, threads=a.threads)
+        runners[f"torch {torch.__version__} (own process)"] = TorchWorker(a.batch, threads=a.threads, method=a.method)
     res = time_interleaved(runners, a.reps, a.steps, warmup=a.warmup)
     auto = f"jax {layers.default_downsample()}/{layers.default_upsample()}"
     torch_name = next((n for n in res if n.startswith("torch")), None)

@@ -5,7 +5,9 @@ The same network as `disentax.models` with `config.model.encoder="conv"` (Burges
 Dense 2*10 (mean, log-variance); decoder Dense 256, Dense 256, Dense 4*4*32, then
 3 x ConvTranspose(32, 4x4, stride 2, pad 1) + ReLU and ConvTranspose(C, 4x4, stride 2, pad 1)
 to Bernoulli logits. Loss: -E[log p(x|z)] + β KL(q(z|x) || N(0, I)), summed over pixels and
-latents, averaged over the batch; Adam(1e-4). torch is an optional dependency
+latents, averaged over the batch; Adam(1e-4). `method="beta_tcvae"`: the β-TCVAE loss with the
+minibatch-weighted-sampling estimator of log q(z) (Chen et al. 2018; disentax's
+`beta_tcvae_dsprites` config: β = 6, N = 737,280). torch is an optional dependency
 (`pip install disentax[bench]`); this module is only imported by the benchmarks.
 """
 from __future__ import annotations
@@ -49,7 +51,7 @@ class TorchVAE(nn.Module):
             h = c(h)
             if i < 3:
                 h = F.relu(h)
-        return h, mu, logvar
+        return h, mu, logvar, z
 
 
 def beta_vae_loss(x, logits, mu, logvar, beta: float):
@@ -58,8 +60,28 @@ def beta_vae_loss(x, logits, mu, logvar, beta: float):
     return recon + beta * kl
 
 
-def make_step(batch_size: int, image_shape=(64, 64, 1), beta: float = 4.0, seed: int = 0):
+def beta_tcvae_loss(x, logits, mu, logvar, z, beta: float, dataset_size: int = 737_280):
+    """-E log p(x|z) + [log q(z|x) - log q(z)] + β [log q(z) - Σ_d log q(z_d)] + [Σ_d log q(z_d) - log p(z)],
+    log q(z) and log q(z_d) by minibatch-weighted sampling: logsumexp over the batch - log(N B)."""
+    b = x.shape[0]
+    recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / b
+    log2pi = float(np.log(2 * np.pi))
+    log_qzx = (-0.5 * (log2pi + logvar + (z - mu).pow(2) / logvar.exp())).sum(-1)
+    log_pz = (-0.5 * (log2pi + z.pow(2))).sum(-1)
+    # [B, B, D]: log q(z_i,d | x_j)
+    pair = -0.5 * (log2pi + logvar[None] + (z[:, None] - mu[None]).pow(2) / logvar[None].exp())
+    log_nb = float(np.log(dataset_size * b))
+    log_qz = torch.logsumexp(pair.sum(-1), dim=1) - log_nb
+    log_prod_qzd = (torch.logsumexp(pair, dim=1) - log_nb).sum(-1)
+    return recon + (log_qzx - log_qz + beta * (log_qz - log_prod_qzd) + log_prod_qzd - log_pz).mean()
+
+
+def make_step(batch_size: int, image_shape=(64, 64, 1), beta: float | None = None, seed: int = 0,
+              method: str = "beta_vae"):
     """A closure running one optimisation step on a fixed random binary batch (NCHW)."""
+    if method not in ("beta_vae", "beta_tcvae"):
+        raise ValueError(f"no torch reference for {method!r}; allowed: beta_vae, beta_tcvae")
+    beta = (4.0 if method == "beta_vae" else 6.0) if beta is None else beta
     torch.manual_seed(seed)
     h, w, c = image_shape
     model = TorchVAE(channels=c)
@@ -68,8 +90,11 @@ def make_step(batch_size: int, image_shape=(64, 64, 1), beta: float = 4.0, seed:
 
     def step():
         opt.zero_grad(set_to_none=True)
-        logits, mu, logvar = model(x)
-        loss = beta_vae_loss(x, logits, mu, logvar, beta)
+        logits, mu, logvar, z = model(x)
+        if method == "beta_vae":
+            loss = beta_vae_loss(x, logits, mu, logvar, beta)
+        else:
+            loss = beta_tcvae_loss(x, logits, mu, logvar, z, beta)
         loss.backward()
         opt.step()
         return float(loss.detach())
@@ -83,7 +108,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def serve(batch_size: int, threads: int | None = None) -> None:
+def serve(batch_size: int, threads: int | None = None, method: str = "beta_vae") -> None:
     """Worker mode: read a step count per stdin line, run them, answer the mean seconds per step.
 
     The benchmarks time torch in its own process so its OpenMP threads and XLA's thread pool
@@ -93,7 +118,7 @@ def serve(batch_size: int, threads: int | None = None) -> None:
 
     if threads:
         torch.set_num_threads(threads)
-    step = make_step(batch_size)
+    step = make_step(batch_size, method=method)
     print("ready", flush=True)
     for line in sys.stdin:
         n = int(line)
@@ -106,12 +131,12 @@ def serve(batch_size: int, threads: int | None = None) -> None:
 class TorchWorker:
     """Callable running one torch step in a subprocess (see `serve`); `close()` ends it."""
 
-    def __init__(self, batch_size: int, threads: int | None = None):
+    def __init__(self, batch_size: int, threads: int | None = None, method: str = "beta_vae"):
         import subprocess
         import sys
 
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve", "--batch", str(batch_size)]
+            [sys.executable, __file__, "--serve", "--batch", str(batch_size), "--method", method]
             + (["--threads", str(threads)] if threads else []),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
@@ -135,14 +160,15 @@ def main():
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--method", default="beta_vae", choices=("beta_vae", "beta_tcvae"))
     p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     if a.serve:
-        serve(a.batch, a.threads)
+        serve(a.batch, a.threads, a.method)
         return
-    step = make_step(a.batch)
+    step = make_step(a.batch, method=a.method)
     step()
     t = []
     for _ in range(a.steps):
