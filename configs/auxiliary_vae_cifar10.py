@@ -4,16 +4,11 @@ The SVHN settings (`auxiliary_vae_svhn.py`: patches, latent sizes, network, opti
 beta = 20 as in the CIFAR10 panels of Fig. 2. Reads the prepared TFDS dataset
 (`pip install "disentax[tfds]"`, then `tfds build cifar10 --file_format=array_record`).
 """
-import importlib.util
-from pathlib import Path
-
-_spec = importlib.util.spec_from_file_location("_auxiliary_vae_svhn", Path(__file__).with_name("auxiliary_vae_svhn.py"))
-_svhn = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_svhn)
+from disentax.config import sibling_config
 
 
 def get_config():
-    c = _svhn.get_config()
+    c = sibling_config(__file__, "auxiliary_vae_svhn")
     c.dataset = "cifar10"
     c.beta = 20.0
     return c

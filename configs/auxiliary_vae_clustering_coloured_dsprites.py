@@ -7,15 +7,11 @@ most frequent class. beta = 1 on this data (the seed's SVHN value is 40, see
 `auxiliary_vae_clustering_svhn`); Concrete temperature 0.5 (the seed only says "constant").
 Other settings as in `auxiliary_vae_coloured_dsprites`.
 """
-import importlib.util
-from pathlib import Path
+from disentax.config import sibling_config
 
 
 def get_config():
-    spec = importlib.util.spec_from_file_location("_aux_cfg", Path(__file__).with_name("auxiliary_vae_coloured_dsprites.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    c = module.get_config()
+    c = sibling_config(__file__, "auxiliary_vae_coloured_dsprites")
     c.method = "auxiliary_vae_clustering"
     c.num_clusters = 9
     c.temperature = 0.5

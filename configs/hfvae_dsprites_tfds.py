@@ -5,15 +5,10 @@ latents, Table 2; β = 4, γ = 3, α = 1, Table 3; seed 001's q(z) estimator at 
 Sec. 3.1), read from TFDS instead of rendered procedurally, so the scores are on the images the
 paper used. Needs `pip install 'disentax[tfds]'` and `tfds build dsprites --file_format=array_record`.
 """
-import importlib.util
-from pathlib import Path
-
-_spec = importlib.util.spec_from_file_location("_hfvae_dsprites", Path(__file__).with_name("hfvae_dsprites.py"))
-_procedural = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_procedural)
+from disentax.config import sibling_config
 
 
 def get_config():
-    c = _procedural.get_config()
+    c = sibling_config(__file__, "hfvae_dsprites")
     c.dataset = "dsprites_tfds"
     return c

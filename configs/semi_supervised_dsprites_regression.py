@@ -21,23 +21,10 @@ Everything else as `semi_supervised_dsprites`: conv stacks of Burgess et al. 201
 10-dim style, Adam(1e-3) (seed 002's appendix), batch 64, l = 10, r = 10 %, plug-in estimator,
 α = 50 (chosen, see `semi_supervised_digits`).
 """
-from disentax.config import base_config
+from disentax.config import sibling_config
 
 
 def get_config():
-    config = base_config()
-    config.method = "semi_supervised"
-    config.dataset = "dsprites"
-    config.batch_size = 64
-    config.num_steps = 100_000
-    config.model.latent_dim = 10
-    config.optimizer.learning_rate = 1e-3
-    config.label_factor = "shape"
+    config = sibling_config(__file__, "semi_supervised_dsprites")
     config.regression_factors = ("pos_x",)
-    config.labels_per_class = 10
-    config.supervision_rate = 0.1
-    config.labelled_seed = 0
-    config.estimator = "plugin"
-    config.temperature = 0.67
-    config.alpha = 50.0
     return config

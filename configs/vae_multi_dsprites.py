@@ -5,15 +5,11 @@ to one 60-dimensional Gaussian (matching 5 objects x 12 dims); the decoder is th
 object network g applied to the 60-d latent, followed by the renderer h. Everything else
 (data, optimiser, annealing, 3e6 steps) as in `mvae_multi_dsprites`.
 """
-import importlib.util
-from pathlib import Path
+from disentax.config import sibling_config
 
 
 def get_config():
-    spec = importlib.util.spec_from_file_location("_mvae_cfg", Path(__file__).with_name("mvae_multi_dsprites.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    c = module.get_config()
+    c = sibling_config(__file__, "mvae_multi_dsprites")
     c.method = "mvae_baseline"
     c.model.latent_dim = 60
     return c

@@ -81,6 +81,12 @@ def load_config_file(path_or_name: str) -> ml_collections.ConfigDict:
     return module.get_config()
 
 
+def sibling_config(config_file: str, name: str) -> ml_collections.ConfigDict:
+    """`get_config()` of `NAME.py` next to `config_file`: for a config that changes a few values
+    of another (call it with `__file__`), wherever the configs folder lives."""
+    return load_config_file(str(Path(config_file).with_name(f"{name}.py")))
+
+
 def _parse_value(key: str, text: str, current):
     """Parse `text` into the type of the value it replaces."""
     if isinstance(current, bool):
