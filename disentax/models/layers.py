@@ -99,6 +99,15 @@ def _patches_2x2(x):
     )
 
 
+def _padded_space_to_depth(x):
+    """[B, H, W, C] (H, W even) padded by one on each side -> [B, H/2 + 1, W/2 + 1, 4C], channels
+    (ra, rb, c): X[j, l, (ra, rb)] = x_p[2j + ra, 2l + rb] (module docstring)."""
+    b, h, w, c = x.shape
+    xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    hp, wp = (h + 2) // 2, (w + 2) // 2
+    return xp.reshape(b, hp, 2, wp, 2, c).transpose(0, 1, 3, 2, 4, 5).reshape(b, hp, wp, 4 * c)
+
+
 def conv_transpose_4x4_s2(x, kernel, bias, *, impl: str = "gemm"):
     """`nn.ConvTranspose(Co, (4,4), strides=(2,2), padding="SAME")` applied to x [B, H, W, Ci].
 
@@ -192,9 +201,7 @@ def strided_kernel_grad(big, small):
         conv = lambda k: lax.conv_general_dilated(big, k, (2, 2), ((1, 1), (1, 1)), dimension_numbers=_DN)
         _, vjp = jax.vjp(conv, jnp.zeros((4, 4, cb, cs), big.dtype))
         return vjp(small)[0]
-    bp = jnp.pad(big, ((0, 0), (1, 1), (1, 1), (0, 0)))
-    s2d = bp.reshape(b, h + 1, 2, w + 1, 2, cb).transpose(0, 1, 3, 2, 4, 5).reshape(b, h + 1, w + 1, 4 * cb)
-    patches = _patches_2x2(s2d)  # channels (qa, qb, ra, rb, cb): tap (2 qa + ra, 2 qb + rb)
+    patches = _patches_2x2(_padded_space_to_depth(big))  # channels (qa, qb, ra, rb, cb): tap (2 qa + ra, 2 qb + rb)
     k = (small.reshape(-1, cs).T @ patches.reshape(-1, 16 * cb)).T
     return k.reshape(2, 2, 2, 2, cb, cs).transpose(0, 2, 1, 3, 4, 5).reshape(4, 4, cb, cs)
 
@@ -233,7 +240,8 @@ _up_adjoint = _with_grads(
 )
 _down_adjoint = _with_grads(
     lambda x, k: conv_4x4_s2(x, k, _zero_bias(k, k.shape[-1]), impl="conv"),
-    lambda dy, k: conv_transpose_4x4_s2(dy, _flip(k), _zero_bias(k, k.shape[2]), impl=_forward_choice(k.shape[3], k.shape[2])),
+    lambda dy, k: conv_transpose_4x4_s2(dy, _flip(k), _zero_bias(k, k.shape[2]),
+                                        impl=_forward_choice(k.shape[3], k.shape[2])),
     strided_kernel_grad,
 )
 
@@ -252,9 +260,7 @@ def conv_4x4_s2(x, kernel, bias, *, impl: str = "conv"):
         return lax.conv_general_dilated(x, kernel, (2, 2), "SAME", dimension_numbers=_DN) + bias
     if impl == "adjoint":
         return _down_adjoint(x, kernel) + bias
-    xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-    hp, wp = (h + 2) // 2, (w + 2) // 2
-    s2d = xp.reshape(b, hp, 2, wp, 2, ci).transpose(0, 1, 3, 2, 4, 5).reshape(b, hp, wp, 4 * ci)
+    s2d = _padded_space_to_depth(x)
     # k[qa, qb, ra, rb, ci, co] = kernel[2 qa + ra, 2 qb + rb, ci, co]
     k = kernel.reshape(2, 2, 2, 2, ci, co).transpose(0, 2, 1, 3, 4, 5)
     if impl == "s2d":
@@ -264,31 +270,31 @@ def conv_4x4_s2(x, kernel, bias, *, impl: str = "conv"):
     return y + bias
 
 
-class Down(nn.Module):
+class _Stride2(nn.Module):
+    """A 4x4 stride-2 layer with the parameters of the Flax layer it replaces (`kernel`
+    [4, 4, Cin, features], `bias` [features]); `_apply` is the function of `impl`."""
+
+    features: int
+    impl: str
+    kernel_init: Callable = nn.initializers.lecun_normal()
+    bias_init: Callable = nn.initializers.zeros_init()
+
+    @nn.compact
+    def __call__(self, x):
+        kernel = self.param("kernel", self.kernel_init, (4, 4, x.shape[-1], self.features), jnp.float32)
+        bias = self.param("bias", self.bias_init, (self.features,), jnp.float32)
+        return type(self)._apply(x, kernel, bias, impl=self.impl)
+
+
+class Down(_Stride2):
     """Drop-in for `nn.Conv(features, (4, 4), strides=(2, 2), padding="SAME")`; same parameters."""
 
-    features: int
     impl: str = "conv"
-    kernel_init: Callable = nn.initializers.lecun_normal()
-    bias_init: Callable = nn.initializers.zeros_init()
-
-    @nn.compact
-    def __call__(self, x):
-        kernel = self.param("kernel", self.kernel_init, (4, 4, x.shape[-1], self.features), jnp.float32)
-        bias = self.param("bias", self.bias_init, (self.features,), jnp.float32)
-        return conv_4x4_s2(x, kernel, bias, impl=self.impl)
+    _apply = staticmethod(conv_4x4_s2)
 
 
-class Up(nn.Module):
+class Up(_Stride2):
     """Drop-in for `nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding="SAME")`; same parameters."""
 
-    features: int
     impl: str = "gemm"
-    kernel_init: Callable = nn.initializers.lecun_normal()
-    bias_init: Callable = nn.initializers.zeros_init()
-
-    @nn.compact
-    def __call__(self, x):
-        kernel = self.param("kernel", self.kernel_init, (4, 4, x.shape[-1], self.features), jnp.float32)
-        bias = self.param("bias", self.bias_init, (self.features,), jnp.float32)
-        return conv_transpose_4x4_s2(x, kernel, bias, impl=self.impl)
+    _apply = staticmethod(conv_transpose_4x4_s2)
