@@ -26,7 +26,6 @@ from typing import Any, Callable
 
 import jax
 import numpy as np
-from jax.sharding import NamedSharding, PartitionSpec
 
 __all__ = ["DeviceBatches", "PrefetchBatches", "Replicated", "make_batch_source"]
 
@@ -70,19 +69,19 @@ class PrefetchBatches:
     """
 
     def __init__(self, make: Callable[[int], Any], *, prefetch: int = 2, sharding: Any = None,
-                 mesh: Any = None, batch_size: int | None = None):
+                 batch_size: int | None = None):
         if prefetch < 1:
             raise ValueError(f"prefetch must be >= 1, got {prefetch}")
         self._make, self._prefetch, self._sharding = make, int(prefetch), sharding
-        # Multi-process assembly (module docstring) needs the mesh and the global batch size.
-        self._mesh, self._batch_size = mesh, batch_size
+        # Multi-process assembly (module docstring) needs the global batch size.
+        self._batch_size = batch_size
         self._thread: threading.Thread | None = None
         self._stop: threading.Event | None = None
         self._queue: queue.Queue | None = None
         self._next: int | None = None
 
     def _put(self, batch):
-        if self._mesh is not None and jax.process_count() > 1:
+        if self._sharding is not None and jax.process_count() > 1:
             return jax.tree.map(self._put_global, batch)
         if callable(self._sharding):
             return jax.device_put(batch, self._sharding(batch))
@@ -91,16 +90,19 @@ class PrefetchBatches:
         return jax.device_put(batch)
 
     def _put_global(self, x):
-        rows = NamedSharding(self._mesh, PartitionSpec("data"))
-        whole = NamedSharding(self._mesh, PartitionSpec())
-        n = jax.process_count()
-        if not isinstance(x, Replicated) and np.ndim(x) >= 1 and np.shape(x)[0] * n == self._batch_size:
-            return jax.make_array_from_process_local_data(rows, np.asarray(x))
+        """One leaf as a global array, laid out by `sharding` applied to its global shape."""
         x = np.asarray(x)
-        splits = x.ndim >= 1 and x.shape[0] % self._mesh.size == 0  # as sharding.batch_shardings
+        local_rows = (not isinstance(x, Replicated) and x.ndim >= 1
+                      and x.shape[0] * jax.process_count() == self._batch_size)
+        shape = (self._batch_size, *x.shape[1:]) if local_rows else x.shape
+        sharding = self._sharding
+        if callable(sharding):
+            sharding = sharding(jax.ShapeDtypeStruct(shape, x.dtype))
+        if local_rows:
+            return jax.make_array_from_process_local_data(sharding, x, shape)
         # Each process fills its own devices from its whole copy: no cross-process traffic, which
         # matters here because this runs in the prefetch thread while the step's collectives run.
-        return jax.make_array_from_callback(x.shape, rows if splits else whole, lambda index: x[index])
+        return jax.make_array_from_callback(shape, sharding, lambda index: x[index])
 
     def _start(self, first: int) -> None:
         self.close()
@@ -150,7 +152,7 @@ class PrefetchBatches:
 
 
 def make_batch_source(method, dataset, data_key: jax.Array, batch_size: int, *,
-                      prefetch: int = 2, sharding: Any = None, mesh: Any = None):
+                      prefetch: int = 2, sharding: Any = None):
     """The loop's ``source(step) -> batch`` and ``source.close()`` for ``dataset``.
 
     ``batch(step) = method.sample_batch(dataset, fold_in(data_key, step), batch_size)``,
@@ -164,4 +166,4 @@ def make_batch_source(method, dataset, data_key: jax.Array, batch_size: int, *,
     def make(step: int):
         return method.sample_batch(dataset, jax.random.fold_in(data_key, step), batch_size)
 
-    return PrefetchBatches(make, prefetch=prefetch, sharding=sharding, mesh=mesh, batch_size=batch_size)
+    return PrefetchBatches(make, prefetch=prefetch, sharding=sharding, batch_size=batch_size)

@@ -96,7 +96,7 @@ def train(config, workdir, *, write_pictures: bool = True) -> dict:
 
     # batches(step) is a pure function of (seed, step), made directly in the data sharding.
     batches = make_batch_source(method, dataset, data_key, batch_size,
-                                sharding=lambda b: sharding.batch_shardings(b, mesh), mesh=mesh)
+                                sharding=lambda b: sharding.batch_shardings(b, mesh))
     state = sharding.jit_init(method.init_state, mesh)(init_key, batches(0))
     ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=int(config.max_checkpoints))
     start = 0
