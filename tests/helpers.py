@@ -1,4 +1,10 @@
-"""Shared test utilities: exact pytree comparison and interrupting a training run mid-way."""
+"""Shared test utilities: exact pytree comparison, interrupting a training run mid-way, and
+launching the processes of a simulated multi-host run."""
+import os
+import socket
+import subprocess
+import sys
+
 import jax
 import numpy as np
 import pytest
@@ -26,3 +32,27 @@ def train_until_interrupted(config, workdir, at_step: int, monkeypatch) -> None:
         m.setattr(loop.MetricWriter, "write", write_then_interrupt)
         with pytest.raises(KeyboardInterrupt):
             loop.train(config, workdir, write_pictures=False)
+
+
+def free_port() -> int:
+    """A TCP port on localhost nobody listens on now (for a multi-host run's coordinator)."""
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def launch_python(args, devices: int, process_id: int | None = None, port: int | None = None) -> subprocess.Popen:
+    """`python ARGS` on `devices` simulated CPU devices; with `process_id`, as that process of a
+    two-process run coordinated on localhost:`port` (sharding.process_layout's variables)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_") and k != "XLA_FLAGS"}
+    env.update(JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+    if process_id is not None:
+        env.update(JAX_COORDINATOR_ADDRESS=f"localhost:{port}", JAX_NUM_PROCESSES="2", JAX_PROCESS_ID=str(process_id))
+    return subprocess.Popen([sys.executable, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+
+
+def finish(proc: subprocess.Popen) -> None:
+    """Wait for `proc`; fail with the tail of its output unless it exited 0."""
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out[-3000:]

@@ -2,14 +2,11 @@
 against one process with four. Both see a 4-device "data" mesh and the same global batch, so
 they must train the same parameters; only the first process writes files."""
 import json
-import os
-import socket
-import subprocess
-import sys
 
 import jax
 import numpy as np
 import pytest
+from helpers import finish, free_port, launch_python
 
 from disentax.train.restore import restore_run
 from disentax.train.sharding import initialize_distributed, process_layout
@@ -18,32 +15,17 @@ OVERRIDES = ["--config.model.encoder=mlp", "--config.model.mlp_hidden=(32,)", "-
              "--config.num_steps=12", "--config.log_every=4", "--config.checkpoint_every=8", "--config.progress=False"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
-
-
 def _train(workdir, devices: int, process_id: int | None = None, port: int | None = None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_") and k != "XLA_FLAGS"}
-    env.update(JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
-    if process_id is not None:
-        env.update(JAX_COORDINATOR_ADDRESS=f"localhost:{port}", JAX_NUM_PROCESSES="2", JAX_PROCESS_ID=str(process_id))
-    cmd = [sys.executable, "-m", "disentax.cli", "train", "--config", "beta_vae_dsprites", "--workdir", str(workdir)]
-    return subprocess.Popen(cmd + OVERRIDES, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def _finish(proc):
-    out, _ = proc.communicate(timeout=600)
-    assert proc.returncode == 0, out[-3000:]
+    cmd = ["-m", "disentax.cli", "train", "--config", "beta_vae_dsprites", "--workdir", str(workdir)]
+    return launch_python(cmd + OVERRIDES, devices, process_id, port)
 
 
 def test_two_processes_train_what_one_process_trains(tmp_path):
-    port = _free_port()
+    port = free_port()
     hosts = [_train(tmp_path / "two", 2, i, port) for i in (0, 1)]
     single = _train(tmp_path / "one", 4)
     for p in hosts + [single]:
-        _finish(p)
+        finish(p)
 
     lines = [json.loads(l) for l in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()]
     ref = [json.loads(l) for l in (tmp_path / "one" / "metrics.jsonl").read_text().splitlines()]

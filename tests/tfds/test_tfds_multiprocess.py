@@ -1,13 +1,10 @@
 """Host-read batches on several processes: two processes of two CPU devices each, every one
 reading only its rows of each global batch, train what one process of four devices trains."""
-import os
-import socket
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
+from helpers import finish, free_port, launch_python
 
 pytest.importorskip("tensorflow_datasets", reason="tensorflow-datasets not installed: pip install '.[tfds]'")
 
@@ -33,30 +30,18 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
-
-
 def _launch(tmp_path, name, dataset, tag, devices, process_id=None, port=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_") and k != "XLA_FLAGS"}
-    env.update(JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
-    if process_id is not None:
-        env.update(JAX_COORDINATOR_ADDRESS=f"localhost:{port}", JAX_NUM_PROCESSES="2", JAX_PROCESS_ID=str(process_id))
     args = [name, dataset, str(tmp_path / tag), str(tmp_path / f"{tag}.npz")]
-    return subprocess.Popen([sys.executable, "-c", SCRIPT, *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    return launch_python(["-c", SCRIPT, *args], devices, process_id, port)
 
 
 @pytest.mark.parametrize("name", ["beta_vae_dsprites", "ml_vae_mnist"])
 def test_two_processes_reading_their_rows_train_what_one_process_trains(tmp_path, name):
-    port = _free_port()
+    port = free_port()
     procs = [_launch(tmp_path, name, "mnist", "two", 2, i, port) for i in (0, 1)]
     procs.append(_launch(tmp_path, name, "mnist", "one", 4))
     for p in procs:
-        out, _ = p.communicate(timeout=600)
-        assert p.returncode == 0, out[-3000:]
+        finish(p)
     two, one = np.load(tmp_path / "two.npz"), np.load(tmp_path / "one.npz")
     assert len(two.files) == len(one.files) > 0
     for k in one.files:
