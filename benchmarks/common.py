@@ -23,8 +23,7 @@ def method_config(method: str, batch_size: int, **model):
     try:
         c = cfg.load_config_file(f"{method}_dsprites")
     except cfg.ConfigError:
-        c = cfg.base_config()
-        c.method = method
+        c = cfg.base_config(method)
     c.batch_size = batch_size
     c.progress = False
     for k, v in model.items():
@@ -38,10 +37,10 @@ class JaxStep:
     def __init__(self, config, seed: int = 0):
         self.config = config
         dataset = get_dataset(config.dataset)
-        self.method = methods.build(config, dataset.image_shape)
+        self.method = methods.build(config, dataset)
         key = jax.random.PRNGKey(seed)
         k_data, k_init, self.k_step = jax.random.split(key, 3)
-        self.batch = jax.jit(lambda k: self.method.sample_batch(dataset, k, int(config.batch_size)))(k_data)
+        self.batch = jax.jit(lambda k: self.method.sample_batch(k, int(config.batch_size)))(k_data)
         self.state = self.method.init_state(k_init, self.batch)
         self.jitted = jax.jit(self.method.train_step, donate_argnums=0)
         self.i = 0

@@ -32,7 +32,7 @@ def variants(small: bool):
     for k in (1, 5):
         for unroll in (True, False):
             out.append((f"factor_vae K={k} {'unrolled' if unroll else 'fori_loop'}", "factor_vae_dsprites",
-                        {"discriminator.steps_per_vae_step": k, "discriminator.unroll": unroll}))
+                        {"factor_vae.discriminator.steps_per_vae_step": k, "factor_vae.discriminator.unroll": unroll}))
     if small:
         out = [(n, c, {**o, "model.encoder": "mlp", "model.mlp_hidden": (256,)}) for n, c, o in out]
     return out
@@ -49,8 +49,8 @@ def build(name, overrides, batch_size):
             node[leaf] = v
     cfg.validate(c)
     dataset = get_dataset(c.dataset)
-    method = methods.build(c, dataset.image_shape)
-    batch = jax.jit(lambda k: method.sample_batch(dataset, k, batch_size))(jax.random.PRNGKey(0))
+    method = methods.build(c, dataset)
+    batch = jax.jit(lambda k: method.sample_batch(k, batch_size))(jax.random.PRNGKey(0))
     state = jax.jit(method.init_state)(jax.random.PRNGKey(1), batch)
     step = jax.jit(method.train_step, donate_argnums=0)
     t = time.perf_counter()

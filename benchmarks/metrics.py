@@ -45,12 +45,12 @@ def main(argv=None):
     config = cfg.base_config()
     config.model.encoder = args.encoder
     dataset = DSprites()
-    method = methods.build(config, dataset.image_shape)
+    method = methods.build(config, dataset)
     key = jax.random.PRNGKey(0)
     state = method.init_state(key, dataset.sample(key, 8)[0])
     params = state.params
     rep = jax.jit(lambda x: method.representation(params, x))
-    enc = jax.jit(lambda x: method.model.apply({"params": params}, x, method=method.model.encode))
+    enc = jax.jit(lambda x: method.posterior(params, x))
 
     # Encoder throughput, for reading the metric times (images per second, after compilation).
     x = dataset.sample(key, 256)[0]
@@ -80,7 +80,7 @@ def main(argv=None):
             results.append(row)
             print(json.dumps(row), flush=True)
             continue
-        scores = evaluate(jax.random.fold_in(key, 1), rep, dataset, [name], encode_fn=enc, progress=args.progress,
+        scores = evaluate(jax.random.fold_in(key, 1), rep, dataset, [name], posterior_fn=enc, progress=args.progress,
                           **sizes)[name]
         wall = time.perf_counter() - t
         short = {k: v for k, v in scores.items() if isinstance(v, (int, float))}

@@ -96,7 +96,7 @@ def main():
     p.add_argument("--batches", default="64,256,1024")
     p.add_argument("--methods", default=None, help="comma list; default: every registered method")
     p.add_argument("--variant", action="append", default=[],
-                   help="METHOD:key=value[,key=value] adds a variant (repeatable), e.g. beta_tcvae:estimator=mss")
+                   help="METHOD:key=value[,key=value] adds a variant (repeatable), e.g. beta_tcvae:beta_tcvae.estimator=mss")
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=3, help="untimed steps per runner first (torch needs a few)")
     p.add_argument("--steps", type=int, default=2)

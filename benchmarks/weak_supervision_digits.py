@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from disentax import config as cfg  # noqa: E402
 from disentax.data.digits import Digits  # noqa: E402
 from disentax.evaluation import weak_supervision as ev  # noqa: E402
-from disentax.train.loop import train  # noqa: E402
+from disentax.runner.loop import train  # noqa: E402
+from disentax.runner.studies import semi_supervised_sweep  # noqa: E402
 
 
 def semi_supervised(steps: int, ls, rs, alphas, seeds, workdir):
@@ -30,9 +31,10 @@ def semi_supervised(steps: int, ls, rs, alphas, seeds, workdir):
     rows = []
     for alpha in alphas:
         c = cfg.load_config_file("semi_supervised_digits")
-        c.num_steps, c.alpha, c.checkpoint_every, c.log_every = steps, float(alpha), steps, max(steps // 10, 1)
+        c.num_steps, c.checkpoint_every, c.log_every = steps, steps, max(steps // 10, 1)
+        c.semi_supervised.alpha = float(alpha)
         t = time.perf_counter()
-        for row in ev.semi_supervised_sweep(c, ls, rs, seeds, test.images, test.np_labels, workdir / f"ss_a{alpha}"):
+        for row in semi_supervised_sweep(c, ls, rs, seeds, test.images, test.np_labels, workdir / f"ss_a{alpha}"):
             rows.append({"alpha": alpha, **row})
         print(f"# alpha={alpha}: {time.perf_counter() - t:.0f} s", flush=True)
     print("\n| α | l | r | test error (%) |\n|---|---|---|---|")
@@ -46,11 +48,11 @@ def ml_vae(steps: int, workdir, seed: int = 0):
     c = cfg.load_config_file("ml_vae_digits")
     c.num_steps, c.checkpoint_every, c.log_every, c.progress, c.seed = steps, steps, max(steps // 10, 1), False, seed
     ml = train(cfg.validate(c), workdir / "ml_vae")
-    v = cfg.base_config()
-    v.method, v.dataset, v.batch_size, v.num_steps, v.seed = "vae", "digits", 100, steps, seed
-    v.model.encoder, v.model.mlp_hidden, v.model.latent_dim = "mlp", (500,), c.style_dim + c.content_dim
+    v = cfg.base_config("vae")
+    v.dataset, v.batch_size, v.num_steps, v.seed = "digits", 100, steps, seed
+    v.model.encoder, v.model.mlp_hidden, v.model.latent_dim = "mlp", (500,), c.ml_vae.style_dim + c.ml_vae.content_dim
     v.optimizer.learning_rate, v.checkpoint_every, v.log_every, v.progress = 1e-3, steps, max(steps // 10, 1), False
-    vae = train(cfg.validate(v), workdir / "vae", write_pictures=False)
+    vae = train(cfg.validate(v), workdir / "vae", finish=False)
     content, style = ev.ml_vae_encoder(ml["method"].model, ml["state"].params)
     encoders = {"content": content, "style": style, "vae": ev.vae_encoder(vae["method"].model, vae["state"].params)}
     rows = ev.content_style_accuracy(encoders, train_ds.np_images, train_ds.np_labels, test.np_images, test.np_labels,

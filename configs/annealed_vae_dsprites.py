@@ -10,10 +10,4 @@ from disentax.config import base_config
 
 
 def get_config():
-    config = base_config()
-    config.method = "annealed_vae"
-    config.gamma = 1000.0
-    config.c_start = 0.0
-    config.c_max = 25.0
-    config.c_steps = 100_000
-    return config
+    return base_config("annealed_vae")

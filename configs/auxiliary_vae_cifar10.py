@@ -10,5 +10,5 @@ from disentax.config import sibling_config
 def get_config():
     c = sibling_config(__file__, "auxiliary_vae_svhn")
     c.dataset = "cifar10"
-    c.beta = 20.0
+    c.auxiliary_vae.beta = 20.0
     return c

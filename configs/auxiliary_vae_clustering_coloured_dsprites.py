@@ -7,13 +7,13 @@ most frequent class. beta = 1 on this data (the seed's SVHN value is 40, see
 `auxiliary_vae_clustering_svhn`); Concrete temperature 0.5 (the seed only says "constant").
 Other settings as in `auxiliary_vae_coloured_dsprites`.
 """
-from disentax.config import sibling_config
+from disentax.config import sibling_config, with_method
 
 
 def get_config():
-    c = sibling_config(__file__, "auxiliary_vae_coloured_dsprites")
-    c.method = "auxiliary_vae_clustering"
-    c.num_clusters = 9
-    c.temperature = 0.5
-    c.cluster_factor = "shape"
+    c = with_method(sibling_config(__file__, "auxiliary_vae_coloured_dsprites"), "auxiliary_vae_clustering")
+    hp = c.auxiliary_vae_clustering
+    hp.beta = 1.0
+    hp.num_clusters = 9
+    hp.cluster_factor = "shape"
     return c

@@ -4,14 +4,11 @@ The seed's Table 1 setting: k = 30 clusters for the 10 digit classes, beta = 40 
 {1, 10, 20, 30, 40, 50, 60}); reported ACC 58.2% (+- 5.6). Concrete temperature 0.5 (the seed
 only says "constant"). Reads the prepared TFDS dataset, see `auxiliary_vae_svhn`.
 """
-from disentax.config import sibling_config
+from disentax.config import sibling_config, with_method
 
 
 def get_config():
-    c = sibling_config(__file__, "auxiliary_vae_svhn")
-    c.method = "auxiliary_vae_clustering"
-    c.beta = 40.0
-    c.num_clusters = 30
-    c.temperature = 0.5
-    c.cluster_factor = "label"
+    c = with_method(sibling_config(__file__, "auxiliary_vae_svhn"), "auxiliary_vae_clustering")
+    hp = c.auxiliary_vae_clustering  # beta = 40, 30 clusters, temperature 0.5: the method's defaults
+    hp.patch, hp.global_dim, hp.local_dim = 8, 32, 32  # as auxiliary_vae_svhn
     return c

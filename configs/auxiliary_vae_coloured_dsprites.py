@@ -12,17 +12,9 @@ from disentax.config import base_config
 
 
 def get_config():
-    c = base_config()
-    c.method = "auxiliary_vae"
+    c = base_config("auxiliary_vae")  # beta 1, 4-px patches, 8 + 8 dims, logistic pixels
     c.dataset = "coloured_dsprites"
     c.num_steps = 100_000
-    c.beta = 1.0
-    c.patch = 4
-    c.global_dim = 8
-    c.local_dim = 8
-    c.model.likelihood = "logistic"
     c.model.conv_channels = (32, 32, 64, 64)
     c.model.hidden = (256,)
-    c.model.latent_dim = 16  # global_dim + local_dim, for bookkeeping
-    c.swap_examples = 2000  # images per factor classifier fit and per swap-test condition
     return c

@@ -11,16 +11,12 @@ from disentax.config import base_config
 
 
 def get_config():
-    c = base_config()
-    c.method = "auxiliary_vae"
+    c = base_config("auxiliary_vae")
     c.dataset = "svhn_cropped"
     c.num_steps = 200_000
-    c.beta = 1.0
-    c.patch = 8
-    c.global_dim = 32
-    c.local_dim = 32
-    c.model.likelihood = "logistic"
+    c.auxiliary_vae.patch = 8
+    c.auxiliary_vae.global_dim = 32
+    c.auxiliary_vae.local_dim = 32
     c.model.conv_channels = (32, 32, 64, 64)
     c.model.hidden = (256,)
-    c.model.latent_dim = 64
     return c

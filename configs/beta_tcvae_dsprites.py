@@ -10,10 +10,4 @@ from disentax.config import base_config
 
 
 def get_config():
-    config = base_config()
-    config.method = "beta_tcvae"
-    config.alpha = 1.0
-    config.beta = 6.0
-    config.gamma = 1.0
-    config.estimator = "mws"  # mws | mss | hfvae
-    return config
+    return base_config("beta_tcvae")

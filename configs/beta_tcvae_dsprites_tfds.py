@@ -16,13 +16,9 @@ from disentax.config import base_config
 
 
 def get_config():
-    config = base_config()
-    config.method = "beta_tcvae"
-    config.dataset = "dsprites_tfds"
-    config.batch_size = 512
-    config.alpha = 1.0
-    config.beta = 4.0
-    config.gamma = 1.0
-    config.estimator = "hfvae"  # mws | mss | hfvae
-    config.model.latent_dim = 10
-    return config
+    c = base_config("beta_tcvae")
+    c.dataset = "dsprites_tfds"
+    c.batch_size = 512
+    c.beta_tcvae.beta = 4.0
+    c.beta_tcvae.estimator = "hfvae"
+    return c

@@ -11,9 +11,7 @@ from disentax.config import base_config
 
 
 def get_config():
-    config = base_config()
-    config.method = "beta_vae"
-    config.dataset = "celeb_a"
-    config.beta = 4.0
-    config.model.latent_dim = 32
-    return config
+    c = base_config("beta_vae")
+    c.dataset = "celeb_a"
+    c.model.latent_dim = 32
+    return c

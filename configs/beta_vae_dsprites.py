@@ -8,7 +8,4 @@ from disentax.config import base_config
 
 
 def get_config():
-    config = base_config()
-    config.method = "beta_vae"
-    config.beta = 4.0
-    return config
+    return base_config("beta_vae")

@@ -10,8 +10,6 @@ from disentax.config import base_config
 
 
 def get_config():
-    config = base_config()
-    config.method = "beta_vae"
-    config.dataset = "shapes3d"
-    config.beta = 4.0
-    return config
+    c = base_config("beta_vae")
+    c.dataset = "shapes3d"
+    return c

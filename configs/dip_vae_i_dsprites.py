@@ -11,8 +11,4 @@ from disentax.config import base_config
 
 
 def get_config():
-    config = base_config()
-    config.method = "dip_vae_i"
-    config.lambda_od = 10.0
-    config.lambda_d = 100.0
-    return config
+    return base_config("dip_vae_i")

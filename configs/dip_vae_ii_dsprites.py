@@ -10,8 +10,4 @@ from disentax.config import base_config
 
 
 def get_config():
-    config = base_config()
-    config.method = "dip_vae_ii"
-    config.lambda_od = 10.0
-    config.lambda_d = 10.0
-    return config
+    return base_config("dip_vae_ii")

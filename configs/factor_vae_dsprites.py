@@ -12,27 +12,8 @@
 - `two_batch=True`: the permuted samples come from a second, independent batch (Alg. 1 of the
   ICML version); `False` permutes the same batch (disentanglement_lib).
 """
-import ml_collections
-
 from disentax.config import base_config
 
 
 def get_config():
-    config = base_config()
-    config.method = "factor_vae"
-    config.gamma = 35.0
-    config.discriminator = ml_collections.ConfigDict(
-        dict(
-            hidden=(1000,) * 6,
-            negative_slope=0.2,
-            steps_per_vae_step=1,
-            two_batch=True,
-            # lax.fori_loop (False) or a Python loop (True) over the discriminator updates: same numbers;
-            # fori_loop measured 25-30 % faster per step at 5 updates on CPU (benchmarks/factor_vae_step.py).
-            unroll=False,
-            optimizer=ml_collections.ConfigDict(
-                dict(name="adam", learning_rate=1e-4, b1=0.5, b2=0.9, eps=1e-8, grad_clip=0.0)
-            ),
-        )
-    )
-    return config
+    return base_config("factor_vae")

@@ -8,6 +8,6 @@ from disentax.config import sibling_config
 
 
 def get_config():
-    config = sibling_config(__file__, "factor_vae_dsprites")
-    config.discriminator.steps_per_vae_step = 5
-    return config
+    c = sibling_config(__file__, "factor_vae_dsprites")
+    c.factor_vae.discriminator.steps_per_vae_step = 5
+    return c

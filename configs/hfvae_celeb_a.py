@@ -13,15 +13,9 @@ from disentax.config import base_config
 
 
 def get_config():
-    config = base_config()
-    config.method = "hfvae"
-    config.dataset = "celeb_a"
-    config.batch_size = 512
-    config.alpha = 1.0
-    config.beta = 4.0
-    config.gamma = 3.0
-    config.estimator = "hfvae"  # mws | mss | hfvae
-    config.num_categories = 2
-    config.temperature = 0.66
-    config.model.latent_dim = 20
-    return config
+    c = base_config("hfvae")
+    c.dataset = "celeb_a"
+    c.batch_size = 512
+    c.hfvae.num_categories = 2
+    c.model.latent_dim = 20
+    return c

@@ -13,13 +13,6 @@ from disentax.config import base_config
 
 
 def get_config():
-    config = base_config()
-    config.method = "hfvae"
-    config.batch_size = 512
-    config.alpha = 1.0
-    config.beta = 4.0
-    config.gamma = 3.0
-    config.estimator = "hfvae"  # mws | mss | hfvae
-    config.num_categories = 3
-    config.temperature = 0.66
-    return config
+    c = base_config("hfvae")
+    c.batch_size = 512
+    return c

@@ -10,22 +10,11 @@ from disentax.config import base_config
 
 
 def get_config():
-    config = base_config()
-    config.method = "ml_vae"
-    config.dataset = "digits"
-    config.batch_size = 100
-    config.num_steps = 5_000
-    config.log_every = 100
-    config.checkpoint_every = 1_000
-    config.model.encoder = "mlp"
-    config.model.mlp_hidden = (500,)
-    config.model.likelihood = "bernoulli"
-    config.optimizer.learning_rate = 1e-3
-    config.style_dim = 10
-    config.content_dim = 10
-    config.group_factor = "label"
-    config.group_size = 10
-    config.ragged_groups = False
-    config.viz_group_size = 5
-    config.num_viz_images = 10
-    return config
+    c = base_config("ml_vae")  # 10 + 10 dims, groups of 10 sharing the label
+    c.dataset = "digits"
+    c.num_steps = 5_000
+    c.model.encoder = "mlp"
+    c.model.mlp_hidden = (500,)
+    c.optimizer.learning_rate = 1e-3
+    c.num_viz_images = 10
+    return c

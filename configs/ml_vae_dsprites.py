@@ -10,15 +10,9 @@ from disentax.config import base_config
 
 
 def get_config():
-    config = base_config()
-    config.method = "ml_vae"
-    config.dataset = "dsprites"
-    config.batch_size = 64
-    config.num_steps = 100_000
-    config.style_dim = 10
-    config.content_dim = 10
-    config.group_factor = "shape"
-    config.group_size = 8
-    config.ragged_groups = False
-    config.viz_group_size = 5
-    return config
+    c = base_config("ml_vae")
+    c.batch_size = 64
+    c.num_steps = 100_000
+    c.ml_vae.group_factor = "shape"
+    c.ml_vae.group_size = 8
+    return c

@@ -12,18 +12,10 @@ from disentax.config import base_config
 
 
 def get_config():
-    config = base_config()
-    config.method = "ml_vae"
-    config.dataset = "mnist"
-    config.batch_size = 100
-    config.num_steps = 50_000
-    config.model.encoder = "mlp"
-    config.model.mlp_hidden = (500,)
-    config.optimizer.learning_rate = 1e-3
-    config.style_dim = 10
-    config.content_dim = 10
-    config.group_factor = "label"
-    config.group_size = 10
-    config.ragged_groups = False
-    config.viz_group_size = 5
-    return config
+    c = base_config("ml_vae")
+    c.dataset = "mnist"
+    c.num_steps = 50_000
+    c.model.encoder = "mlp"
+    c.model.mlp_hidden = (500,)
+    c.optimizer.learning_rate = 1e-3
+    return c

@@ -14,35 +14,11 @@ the first three convolutions (an 8x8 grid of 64 candidates), 256 hidden units in
 convolutions in g and h, batch 64, log-linear annealing, p(present) = 1/2 with at most 3 sprites
 (the "3-sprite" data of Appendix C). Smaller runs: --config.num_steps=... --config.lr_decay_steps=...
 """
-from ml_collections import ConfigDict
-
 from disentax.config import base_config
 
 
 def get_config():
-    c = base_config()
-    c.method = "mvae"
+    c = base_config("mvae")  # N = 5 objects of 12 dims, Adam 1e-3 annealed to 1e-5 over 3e6 steps
     c.dataset = "multi_dsprites"
     c.num_steps = 3_000_000
-    c.beta = 1.0
-    c.lr_final = 1e-5
-    c.lr_decay_steps = 3_000_000
-    c.optimizer.learning_rate = 1e-3
-    c.count_threshold_examples = 6400  # seed 003 Sec. 4.3: threshold chosen on 6400 scenes ...
-    c.count_test_examples = 12800  # ... and tested on 12800 new ones
-    with c.model.unlocked():
-        c.model.update(ConfigDict(dict(
-            likelihood="bernoulli",
-            num_objects=5,
-            object_dim=12,
-            latent_dim=60,  # N * object_dim, for bookkeeping (the matched VAE uses it)
-            enc_channels=(32, 32, 64, 64),
-            enc_pools=(2, 2, 2, 1),
-            head_channels=64,
-            g_hidden=(256,),
-            map_shape=(8, 8, 16),
-            g_channels=(32, 32),
-            h_channels=(32, 32),
-            pooling="max",
-        )))
     return c

@@ -22,24 +22,13 @@ from disentax.config import base_config
 
 
 def get_config():
-    config = base_config()
-    config.method = "semi_supervised"
-    config.dataset = "digits"
-    config.batch_size = 100
-    config.num_steps = 5_000
-    config.log_every = 100
-    config.checkpoint_every = 1_000
-    config.model.encoder = "mlp"
-    config.model.mlp_hidden = (512, 512)
-    config.model.latent_dim = 50
-    config.model.likelihood = "bernoulli"
-    config.optimizer.learning_rate = 1e-3
-    config.label_factor = "label"
-    config.labels_per_class = 10
-    config.supervision_rate = 0.1
-    config.labelled_seed = 0
-    config.estimator = "plugin"
-    config.temperature = 0.67
-    config.alpha = 50.0
-    config.num_viz_images = 10
-    return config
+    c = base_config("semi_supervised")  # l = 10, r = 0.1, plug-in y, alpha = 50
+    c.dataset = "digits"
+    c.batch_size = 100
+    c.num_steps = 5_000
+    c.model.encoder = "mlp"
+    c.model.mlp_hidden = (512, 512)
+    c.model.latent_dim = 50
+    c.optimizer.learning_rate = 1e-3
+    c.num_viz_images = 10
+    return c

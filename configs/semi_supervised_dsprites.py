@@ -12,19 +12,8 @@ from disentax.config import base_config
 
 
 def get_config():
-    config = base_config()
-    config.method = "semi_supervised"
-    config.dataset = "dsprites"
-    config.batch_size = 64
-    config.num_steps = 100_000
-    config.model.latent_dim = 10
-    config.optimizer.learning_rate = 1e-3
-    config.label_factor = "shape"
-    config.regression_factors = ()
-    config.labels_per_class = 10
-    config.supervision_rate = 0.1
-    config.labelled_seed = 0
-    config.estimator = "plugin"
-    config.temperature = 0.67
-    config.alpha = 50.0
-    return config
+    c = base_config("semi_supervised")
+    c.num_steps = 100_000
+    c.optimizer.learning_rate = 1e-3
+    c.semi_supervised.label_factor = "shape"
+    return c

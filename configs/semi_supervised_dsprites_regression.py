@@ -25,6 +25,6 @@ from disentax.config import sibling_config
 
 
 def get_config():
-    config = sibling_config(__file__, "semi_supervised_dsprites")
-    config.regression_factors = ("pos_x",)
-    return config
+    c = sibling_config(__file__, "semi_supervised_dsprites")
+    c.semi_supervised.regression_factors = ("pos_x",)
+    return c

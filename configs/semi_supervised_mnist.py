@@ -14,20 +14,13 @@ from disentax.config import base_config
 
 
 def get_config():
-    config = base_config()
-    config.method = "semi_supervised"
-    config.dataset = "mnist"
-    config.batch_size = 100
-    config.num_steps = 60_000
-    config.model.encoder = "mlp"
-    config.model.mlp_hidden = (512, 512)
-    config.model.latent_dim = 50
-    config.optimizer.learning_rate = 1e-3
-    config.label_factor = "label"
-    config.labels_per_class = 100
-    config.supervision_rate = 0.1
-    config.labelled_seed = 0
-    config.estimator = "plugin"
-    config.temperature = 0.67
-    config.alpha = 50.0
-    return config
+    c = base_config("semi_supervised")
+    c.dataset = "mnist"
+    c.batch_size = 100
+    c.num_steps = 60_000
+    c.model.encoder = "mlp"
+    c.model.mlp_hidden = (512, 512)
+    c.model.latent_dim = 50
+    c.optimizer.learning_rate = 1e-3
+    c.semi_supervised.labels_per_class = 100
+    return c

@@ -13,22 +13,14 @@ from disentax.config import base_config
 
 
 def get_config():
-    config = base_config()
-    config.method = "semi_supervised"
-    config.dataset = "svhn_cropped"
-    config.batch_size = 100
-    config.num_steps = 100_000
-    config.model.encoder = "conv"
-    config.model.conv_channels = (32, 32, 32)
-    config.model.hidden = (512, 512)
-    config.model.latent_dim = 100
-    config.model.likelihood = "logistic"
-    config.optimizer.learning_rate = 3e-4
-    config.label_factor = "label"
-    config.labels_per_class = 100
-    config.supervision_rate = 0.1
-    config.labelled_seed = 0
-    config.estimator = "plugin"
-    config.temperature = 0.67
-    config.alpha = 50.0
-    return config
+    c = base_config("semi_supervised")
+    c.dataset = "svhn_cropped"
+    c.batch_size = 100
+    c.num_steps = 100_000
+    c.model.conv_channels = (32, 32, 32)
+    c.model.hidden = (512, 512)
+    c.model.latent_dim = 100
+    c.model.likelihood = "logistic"
+    c.optimizer.learning_rate = 3e-4
+    c.semi_supervised.labels_per_class = 100
+    return c

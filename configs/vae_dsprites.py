@@ -9,6 +9,4 @@ from disentax.config import base_config
 
 
 def get_config():
-    config = base_config()
-    config.method = "vae"
-    return config
+    return base_config("vae")

@@ -5,11 +5,9 @@ to one 60-dimensional Gaussian (matching 5 objects x 12 dims); the decoder is th
 object network g applied to the 60-d latent, followed by the renderer h. Everything else
 (data, optimiser, annealing, 3e6 steps) as in `mvae_multi_dsprites`.
 """
-from disentax.config import sibling_config
+from disentax.config import sibling_config, with_method
 
 
 def get_config():
-    c = sibling_config(__file__, "mvae_multi_dsprites")
-    c.method = "mvae_baseline"
-    c.model.latent_dim = 60
-    return c
+    # The architecture keys (enc_channels, g_hidden, ...) default to the MVAE's; model.latent_dim = 60.
+    return with_method(sibling_config(__file__, "mvae_multi_dsprites"), "mvae_baseline")

@@ -1,19 +1,40 @@
-"""`disentax` command line: train, evaluate (and, as they land, traverse, benchmark)."""
+"""`disentax` command line: train, evaluate, list."""
 from __future__ import annotations
 
 import argparse
 import signal
 import sys
 
+from disentax import config as cfg
+from disentax.data.tfds import DatasetNotPreparedError
+from disentax.errors import ConfigError
+from disentax.runner import evaluate as run_evaluate
+from disentax.runner.listing import SECTIONS, listing
+from disentax.runner.loop import NonFiniteLossError, train
+from disentax.runner.restore import RunNotFoundError
+
 USAGE = """disentax train --config CONFIG --workdir DIR [--config.KEY=VALUE ...]
 
 CONFIG is a file path (configs/beta_vae_dsprites.py) or a bare name (beta_vae_dsprites).
-Overrides: --config.beta=8 --config.model.latent_dim=6 --config.num_steps=2000"""
+Overrides: --config.beta_vae.beta=8 --config.model.latent_dim=6 --config.num_steps=2000
+--config.method=beta_tcvae switches method (the new one starts from its published defaults)."""
+
+EVALUATE_USAGE = """disentax evaluate --workdir DIR [--metrics mig,dci,...] [--code NAME] [--num-train N] [--num-eval N]
+
+Restores the run's latest checkpoint, scores the method's code (its default one unless --code names
+another; `disentax list` and the first printed line say which dimensions hold what) with the metrics
+that apply to its dataset, writes DIR/metrics.json and prints tables. Default metrics:
+mig, dci, sap, modularity, beta_vae, factor_vae, information (add mig_exact, or --metrics all)."""
 
 
 def _interrupt(signum, frame):
     """SIGTERM behaves like Ctrl-C, so a killed run saves its checkpoint before exiting."""
     raise KeyboardInterrupt
+
+
+def _error(message: str, code: int = 2) -> int:
+    print(f"disentax: error: {message}", file=sys.stderr)
+    return code
 
 
 def _split_overrides(argv):
@@ -24,24 +45,17 @@ def _split_overrides(argv):
 
 
 def _cmd_train(args, overrides) -> int:
-    from disentax import config as cfg
-    from disentax.data.tfds import DatasetNotPreparedError
-    from disentax.train.loop import NonFiniteLossError, train
-
     try:
         config = cfg.get(args.config, overrides)
-    except cfg.ConfigError as e:
-        print(f"disentax: error: {e}", file=sys.stderr)
-        return 2
+    except ConfigError as e:
+        return _error(str(e))
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         result = train(config, args.workdir)
-    except (cfg.ConfigError, DatasetNotPreparedError) as e:  # one line: what is wrong or missing, how to fix it
-        print(f"disentax: error: {e}", file=sys.stderr)
-        return 2
+    except (ConfigError, DatasetNotPreparedError) as e:  # one line: what is wrong or missing, how to fix it
+        return _error(str(e))
     except NonFiniteLossError as e:
-        print(f"disentax: error: {e}", file=sys.stderr)
-        return 3
+        return _error(str(e), 3)
     except KeyboardInterrupt:
         print(f"\ndisentax: interrupted; checkpoint saved in {args.workdir}; rerun the same command to resume",
               file=sys.stderr)
@@ -52,93 +66,53 @@ def _cmd_train(args, overrides) -> int:
     return 0
 
 
-EVALUATE_USAGE = """disentax evaluate --workdir DIR [--metrics mig,dci,...] [--num-train N] [--num-eval N]
-
-Restores the run's latest checkpoint, scores its representation (the encoder mean) with the
-metrics that apply to its dataset, writes DIR/metrics.json and prints a table. Default metrics:
-mig, dci, sap, modularity, beta_vae, factor_vae, information (add mig_exact, or --metrics all)."""
-
-
-def _format_value(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.4f}"
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_format_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}: {_format_value(x)}" for k, x in v.items()) + "}"
-    return str(v)
-
-
 def _cmd_evaluate(args) -> int:
-    import json
-    from pathlib import Path
-
-    import jax
-
-    from disentax.metrics.suite import evaluate, parse_metric_names
-    from disentax.train.restore import RunNotFoundError, restore_run
-
-    try:
-        names = parse_metric_names(args.metrics)
-    except ValueError as e:
-        print(f"disentax: error: {e}", file=sys.stderr)
-        return 2
     for flag in ("num_train", "num_eval", "num_variance_estimate", "mig_exact_samples"):
         value = getattr(args, flag)
         if value is not None and value < 2:
-            print(f"disentax: error: --{flag.replace('_', '-')} must be an integer >= 2, got {value}", file=sys.stderr)
-            return 2
-    from disentax.data.tfds import DatasetNotPreparedError
-
+            return _error(f"--{flag.replace('_', '-')} must be an integer >= 2, got {value}")
     try:
-        config, method, dataset, state = restore_run(args.workdir)
-    except (RunNotFoundError, DatasetNotPreparedError) as e:  # one line: what is missing, how to make it
-        print(f"disentax: error: {e}", file=sys.stderr)
-        return 2
-    if method.representation is None:
-        print(f"disentax: error: method {config.method!r} defines no representation to evaluate", file=sys.stderr)
-        return 2
-    params = state.params
-    representation_fn = lambda x: method.representation(params, x)  # noqa: E731
-    encode_fn = None
-    if hasattr(method.model, "encode"):
-        encode_fn = lambda x: method.model.apply({"params": params}, x, method=method.model.encode)  # noqa: E731
-    step = int(state.step)
-    print(f"evaluating {config.method} on {config.dataset} at step {step}: {', '.join(names)}")
+        run_evaluate.parse_metric_names(args.metrics)
+    except ValueError as e:
+        return _error(str(e))
+    state = {"first": True}
+
+    def start(record):
+        print(f"evaluating {record['method']} on {record['dataset']} at step {record['step']}")
+        print(run_evaluate.describe_code(record), flush=True)
 
     def show(name, scores):
-        for k, v in scores.items():
-            print(f"  {name:<12} {k:<24} {_format_value(v)}", flush=True)
+        print(run_evaluate.format_scores(name, scores, header=state["first"]), flush=True)
+        state["first"] = False
 
-    results = evaluate(
-        jax.random.PRNGKey(args.seed), representation_fn, dataset, names, encode_fn=encode_fn,
-        num_train=args.num_train, num_eval=args.num_eval, num_variance_estimate=args.num_variance_estimate,
-        dci_importance=args.dci_importance, mig_exact_samples=args.mig_exact_samples or 10_000,
-        progress=not args.no_progress, on_result=show,
-    )
-    path = Path(args.workdir) / "metrics.json"
-    previous = {}
-    if path.exists():
-        try:
-            previous = json.loads(path.read_text()).get("metrics", {})
-        except (json.JSONDecodeError, AttributeError):
-            previous = {}
-    record = {
-        "step": step, "method": config.method, "dataset": config.dataset, "seed": args.seed,
-        "protocol": {"num_train": args.num_train or 10_000, "num_eval": args.num_eval or 5_000,
-                     "num_variance_estimate": args.num_variance_estimate or 10_000,
-                     "dci_importance": args.dci_importance},
-        "metrics": {**previous, **results},
-    }
-    path.write_text(json.dumps(record, indent=2, sort_keys=True))
-    print(f"wrote {path}")
+    try:
+        record = run_evaluate.evaluate_run(
+            args.workdir, args.metrics, code=args.code, seed=args.seed, num_train=args.num_train,
+            num_eval=args.num_eval, num_variance_estimate=args.num_variance_estimate,
+            dci_importance=args.dci_importance, mig_exact_samples=args.mig_exact_samples or 10_000,
+            progress=not args.no_progress, on_start=start, on_result=show,
+        )
+    except (RunNotFoundError, DatasetNotPreparedError, ConfigError) as e:  # what is missing, how to make it
+        return _error(str(e))
+    tables = run_evaluate.format_dimension_tables(record)
+    if tables:
+        print("\n" + tables)
+    print(f"wrote {record['path']}")
+    return 0
+
+
+def _cmd_list(args) -> int:
+    bad = [w for w in args.what if w not in SECTIONS]
+    if bad:
+        return _error(f"unknown section {bad[0]!r}; allowed: {', '.join(SECTIONS)}")
+    print(listing(args.what or SECTIONS))
     return 0
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     rest, overrides = _split_overrides(argv)
-    parser = argparse.ArgumentParser(prog="disentax", description="Disentangled VAEs in JAX.")
+    parser = argparse.ArgumentParser(prog="disentax", description="Disentangled representation learning in JAX.")
     sub = parser.add_subparsers(dest="command", required=True)
     p_train = sub.add_parser("train", help="train a method from a config", usage=USAGE)
     p_train.add_argument("--config", required=True, help="config file path or name")
@@ -146,6 +120,7 @@ def main(argv=None) -> int:
     p_eval = sub.add_parser("evaluate", help="score a trained run with disentanglement metrics", usage=EVALUATE_USAGE)
     p_eval.add_argument("--workdir", required=True, help="run folder written by `disentax train`")
     p_eval.add_argument("--metrics", default=None, help="comma-separated metric names, or all")
+    p_eval.add_argument("--code", default=None, help="which of the method's codes to score (default: its first)")
     p_eval.add_argument("--num-train", type=int, default=None, help="training points per metric (protocol: 10000)")
     p_eval.add_argument("--num-eval", type=int, default=None, help="evaluation points per metric (protocol: 5000)")
     p_eval.add_argument("--num-variance-estimate", type=int, default=None, help="factor_vae variance points (10000)")
@@ -153,16 +128,16 @@ def main(argv=None) -> int:
     p_eval.add_argument("--dci-importance", default="gbt", choices=("gbt", "random_forest", "lasso"))
     p_eval.add_argument("--seed", type=int, default=0, help="PRNG seed of the metrics' sampling")
     p_eval.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p_list = sub.add_parser("list", help="methods (hyperparameters, defaults), configs, datasets, metrics")
+    p_list.add_argument("what", nargs="*", metavar="SECTION", help=f"any of {', '.join(SECTIONS)} (default: all)")
     args = parser.parse_args(rest)
+    if overrides and args.command != "train":
+        return _error(f"{args.command} takes no config overrides, got {overrides[0]}")
     if args.command == "evaluate":
-        if overrides:
-            print(f"disentax: error: evaluate takes no config overrides, got {overrides[0]}", file=sys.stderr)
-            return 2
         return _cmd_evaluate(args)
-    if args.command == "train":
-        return _cmd_train(args, overrides)
-    parser.error(f"unknown command {args.command!r}")
-    return 2
+    if args.command == "list":
+        return _cmd_list(args)
+    return _cmd_train(args, overrides)
 
 
 if __name__ == "__main__":

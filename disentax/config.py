@@ -1,25 +1,42 @@
-"""Run configurations: the shared base ConfigDict, loading config files, overrides, checks.
+"""Run configurations: the shared fields, each method's group of hyperparameters, files, overrides.
 
-A config file is a Python file in `configs/` defining `get_config()` that starts from
-`base_config()` and sets its method's published defaults. Command-line overrides look
-like `--config.beta=8` or `--config.model.latent_dim=6`.
+A config is an `ml_collections.ConfigDict` of the fields every run shares (dataset, batch size,
+model, optimiser, logging) plus one group named after the method holding its hyperparameters:
+
+    config.method = "beta_tcvae"
+    config.beta_tcvae.beta = 6.0          # --config.beta_tcvae.beta=8 on the command line
+
+`base_config(method)` gives the shared defaults and the method's published defaults (its
+`MethodSpec`); a config file in `configs/` defines `get_config()` starting from it and sets only what
+differs. `--config.method=NAME` on top of a file switches method: the file's changes to shared fields
+stay, the new method's group starts from its own defaults.
 """
 from __future__ import annotations
 
 import ast
 import importlib.util
+import json
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import ml_collections
 
+from disentax import methods
+from disentax.data import registry as data_registry
+from disentax.errors import ConfigError
+from disentax.models import layers
+from disentax.models.vae import ENCODERS
+from disentax.objectives import LIKELIHOODS
+from disentax.train.optim import OPTIMIZERS
 
-class ConfigError(ValueError):
-    """A bad config key or value. Its message is one line naming the key and what is allowed."""
+__all__ = [
+    "ConfigError", "OPTIMIZERS", "apply_overrides", "base_config", "from_dict", "get", "load_config_file",
+    "shared_config", "sibling_config", "to_dict", "validate", "with_method",
+]
 
 
-def base_config() -> ml_collections.ConfigDict:
-    """Fields every method shares. Defaults follow disentanglement_lib (Locatello et al. 2019)."""
+def shared_config() -> ml_collections.ConfigDict:
+    """Fields every method shares. Defaults follow disentanglement_lib (Locatello et al. (2019))."""
     c = ml_collections.ConfigDict()
     c.method = "vae"
     c.dataset = "dsprites"
@@ -41,7 +58,9 @@ def base_config() -> ml_collections.ConfigDict:
         )
     )
     c.optimizer = ml_collections.ConfigDict(
-        dict(name="adam", learning_rate=1e-4, b1=0.9, b2=0.999, eps=1e-8, grad_clip=0.0)
+        # weight_decay: adamw only; momentum: sgd only.
+        dict(name="adam", learning_rate=1e-4, b1=0.9, b2=0.999, eps=1e-8, grad_clip=0.0, weight_decay=1e-4,
+             momentum=0.9)
     )
     # Data parallel over every visible device (disentax.train.sharding); the batch size is global.
     c.data_parallel = True
@@ -56,20 +75,38 @@ def base_config() -> ml_collections.ConfigDict:
     return c
 
 
+def base_config(method: str = "vae") -> ml_collections.ConfigDict:
+    """The shared fields with `method`'s shared defaults applied, and its group at its defaults."""
+    spec = methods.get_spec(method)
+    c = shared_config()
+    c.method = method
+    for key, value in spec.shared_defaults.items():
+        _set(c, key, value)
+    if spec.hyperparameters:
+        c[method] = spec.defaults()
+    return c
+
+
+# ----------------------------------------------------------------------------- files
+
+
 def _search_paths(name: str) -> list[Path]:
     here = Path(__file__).resolve().parent.parent / "configs"
     return [Path.cwd() / "configs" / f"{name}.py", here / f"{name}.py"]
+
+
+def config_names() -> list[str]:
+    """Names of the config files `load_config_file` finds by bare name."""
+    return sorted({p.stem for d in _search_paths("x") for p in d.parent.glob("*.py") if not p.stem.startswith("_")})
 
 
 def load_config_file(path_or_name: str) -> ml_collections.ConfigDict:
     """Load `get_config()` from a config file path, or from `configs/NAME.py` given a bare name."""
     path = Path(path_or_name)
     if not path.suffix:
-        candidates = _search_paths(path_or_name)
-        found = [p for p in candidates if p.exists()]
+        found = [p for p in _search_paths(path_or_name) if p.exists()]
         if not found:
-            available = sorted({p.stem for d in candidates for p in d.parent.glob("*.py")})
-            raise ConfigError(f"config {path_or_name!r} not found; available: {', '.join(available)}")
+            raise ConfigError(f"config {path_or_name!r} not found; available: {', '.join(config_names())}")
         path = found[0]
     if not path.exists():
         raise ConfigError(f"config file {str(path)!r} does not exist")
@@ -78,13 +115,66 @@ def load_config_file(path_or_name: str) -> ml_collections.ConfigDict:
     spec.loader.exec_module(module)
     if not hasattr(module, "get_config"):
         raise ConfigError(f"config file {str(path)!r} defines no get_config()")
-    return module.get_config()
+    try:
+        return module.get_config()
+    except (TypeError, KeyError, AttributeError) as e:  # ConfigDict refuses a wrong type or an unknown key
+        raise ConfigError(f"config file {str(path)!r}: {str(e).strip(chr(34) + chr(39))}") from None
 
 
 def sibling_config(config_file: str, name: str) -> ml_collections.ConfigDict:
     """`get_config()` of `NAME.py` next to `config_file`: for a config that changes a few values
     of another (call it with `__file__`), wherever the configs folder lives."""
     return load_config_file(str(Path(config_file).with_name(f"{name}.py")))
+
+
+# ----------------------------------------------------------------------------- switching method
+
+
+def _flatten(d, prefix: str = "") -> dict:
+    out = {}
+    for k in d.keys():
+        v = d[k]
+        if isinstance(v, (ml_collections.ConfigDict, dict)):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _set(config: ml_collections.ConfigDict, dotted: str, value: Any) -> None:
+    *path, leaf = dotted.split(".")
+    node = config
+    for part in path:
+        if part not in node:
+            raise ConfigError(f"unknown config key 'config.{dotted}'")
+        node = node[part]
+    with node.unlocked():
+        node[leaf] = value
+
+
+_MISSING = object()
+
+
+def with_method(config: ml_collections.ConfigDict, method: str) -> ml_collections.ConfigDict:
+    """`config` for `method` instead of `config.method`: the changes `config` made to shared fields
+    (relative to `base_config(config.method)`) applied to `base_config(method)`; the old method's
+    group is dropped and the new one starts from its published defaults."""
+    if method == config.method:
+        return config
+    old = config.method
+    before = _flatten(base_config(old))
+    fresh = base_config(method)
+    for key, value in _flatten(config).items():
+        top = key.split(".")[0]
+        if top in (old, "method") or before.get(key, _MISSING) == value:
+            continue
+        if top in methods.available() and top != method:
+            raise ConfigError(f"config.{top} holds parameters of method {top!r}; drop them to use method {method!r}")
+        _set(fresh, key, value)
+    return fresh
+
+
+# ----------------------------------------------------------------------------- overrides
 
 
 def _parse_value(key: str, text: str, current):
@@ -118,9 +208,7 @@ def _parse_value(key: str, text: str, current):
             if not text.strip() or not all(w.isidentifier() for w in words):
                 raise ConfigError(f"config.{key} must be a tuple like (32, 32) or a,b, got {text!r}") from None
             value = tuple(words)
-        if isinstance(value, str):
-            value = (value,)
-        if isinstance(value, (int, float)):
+        if isinstance(value, (str, int, float)):
             value = (value,)
         if not isinstance(value, (tuple, list)):
             raise ConfigError(f"config.{key} must be a tuple like (32, 32), got {text!r}")
@@ -128,13 +216,27 @@ def _parse_value(key: str, text: str, current):
     return text
 
 
+def _split_override(item: str) -> tuple[str, str]:
+    raw = item[2:] if item.startswith("--") else item
+    if not raw.startswith("config.") or "=" not in raw:
+        raise ConfigError(f"override {item!r} must look like --config.KEY=VALUE")
+    key, text = raw[len("config."):].split("=", 1)
+    return key, text
+
+
 def apply_overrides(config: ml_collections.ConfigDict, overrides: Iterable[str]) -> ml_collections.ConfigDict:
-    """Apply `--config.a.b=value` (or `config.a.b=value`) overrides, checking every key exists."""
-    for item in overrides:
-        raw = item[2:] if item.startswith("--") else item
-        if not raw.startswith("config.") or "=" not in raw:
-            raise ConfigError(f"override {item!r} must look like --config.KEY=VALUE")
-        key, text = raw[len("config.") :].split("=", 1)
+    """`config` with `--config.a.b=value` (or `config.a.b=value`) overrides applied, every key
+    checked to exist. A `--config.method=NAME` is applied first (see `with_method`), so the new
+    method's keys can be overridden in the same call. Returns the (possibly new) config."""
+    pairs = [_split_override(item) for item in overrides]
+    for key, text in pairs:
+        if key == "method":
+            if text not in methods.available():
+                raise ConfigError(f"config.method={text!r} is unknown; allowed: {', '.join(methods.available())}")
+            config = with_method(config, text)
+    for key, text in pairs:
+        if key == "method":
+            continue
         node = config
         parts = key.split(".")
         for depth, part in enumerate(parts):
@@ -142,7 +244,10 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: Iterable[str])
             if not isinstance(node, ml_collections.ConfigDict) or part not in node:
                 allowed = sorted(node.keys()) if isinstance(node, ml_collections.ConfigDict) else []
                 where = f"config.{prefix}" if prefix else "config"
-                raise ConfigError(f"unknown config key 'config.{key}'; {where} has: {', '.join(allowed)}")
+                hint = ""
+                if not prefix and config.method in config and part in config[config.method]:
+                    hint = f" (method parameters live in config.{config.method}: --config.{config.method}.{key})"
+                raise ConfigError(f"unknown config key 'config.{key}'; {where} has: {', '.join(allowed)}{hint}")
             if depth < len(parts) - 1:
                 node = node[part]
         leaf = parts[-1]
@@ -154,47 +259,57 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: Iterable[str])
     return config
 
 
+# ----------------------------------------------------------------------------- checks
+
+
 def _require(cond: bool, message: str):
     if not cond:
         raise ConfigError(message)
 
 
 def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-    """Check the values every run relies on; raises ConfigError with a one-line message."""
-    from disentax import methods  # late: these import the heavy modules
-    from disentax.data import registry as data
-    from disentax.objectives import LIKELIHOODS
-    from disentax.models.vae import ENCODERS
-
-    _require(config.method in methods.available(), f"config.method={config.method!r} is unknown; allowed: {', '.join(methods.available())}")
-    _require(config.dataset in data.available(), f"config.dataset={config.dataset!r} is unknown; allowed: {', '.join(data.available())}")
+    """Check every value a run relies on; raises ConfigError with a one-line message."""
+    _require(isinstance(config.get("method"), str), "config.method must name a method")
+    methods.get_spec(config.method)  # unknown names: one line listing the others
+    shared = shared_config()
+    for key in config.keys():
+        if key in shared or key == config.method:
+            continue
+        if key in methods.available():
+            continue  # another method's group: check_hyperparameters names it
+        hint = ""
+        if config.method in config and key in config[config.method]:
+            hint = f"; it is a parameter of method {config.method!r}: config.{config.method}.{key}"
+        raise ConfigError(f"unknown config key 'config.{key}'{hint}")
+    for group in ("model", "optimizer"):
+        for key in config[group].keys():
+            _require(key in shared[group], f"unknown config key 'config.{group}.{key}'; config.{group} has: {', '.join(shared[group].keys())}")
+    _require(config.dataset in data_registry.available(),
+             f"config.dataset={config.dataset!r} is unknown; allowed: {', '.join(data_registry.available())}")
     for key in ("batch_size", "num_steps", "log_every", "checkpoint_every", "max_checkpoints"):
         _require(int(config[key]) >= 1, f"config.{key} must be a positive integer, got {config[key]}")
-    _require(config.model.encoder in ENCODERS, f"config.model.encoder={config.model.encoder!r} is unknown; allowed: {', '.join(ENCODERS)}")
-    _require(config.model.likelihood in LIKELIHOODS, f"config.model.likelihood={config.model.likelihood!r} is unknown; allowed: {', '.join(LIKELIHOODS)}")
+    _require(config.model.encoder in ENCODERS,
+             f"config.model.encoder={config.model.encoder!r} is unknown; allowed: {', '.join(ENCODERS)}")
+    _require(config.model.likelihood in LIKELIHOODS,
+             f"config.model.likelihood={config.model.likelihood!r} is unknown; allowed: {', '.join(LIKELIHOODS)}")
     _require(config.get("distributed", "auto") in ("auto", "on", "off"),
              f"config.distributed={config.get('distributed')!r} is unknown; allowed: auto, on, off")
-    from disentax.models import layers
-
     for kind, allowed in (("upsample", layers.UPSAMPLE), ("downsample", layers.DOWNSAMPLE)):
         value = config.model.get(kind, "auto")
         _require(value == "auto" or value in allowed,
                  f"config.model.{kind}={value!r} is unknown; allowed: auto, {', '.join(allowed)}")
     _require(config.model.latent_dim >= 1, f"config.model.latent_dim must be >= 1, got {config.model.latent_dim}")
-    _require(config.optimizer.name in OPTIMIZERS, f"config.optimizer.name={config.optimizer.name!r} is unknown; allowed: {', '.join(OPTIMIZERS)}")
-    _require(config.optimizer.learning_rate > 0, f"config.optimizer.learning_rate must be > 0, got {config.optimizer.learning_rate}")
-    methods.validate(config)
+    _require(config.optimizer.name in OPTIMIZERS,
+             f"config.optimizer.name={config.optimizer.name!r} is unknown; allowed: {', '.join(OPTIMIZERS)}")
+    _require(config.optimizer.learning_rate > 0,
+             f"config.optimizer.learning_rate must be > 0, got {config.optimizer.learning_rate}")
+    methods.check_hyperparameters(config)
     return config
-
-
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 
 
 def get(path_or_name: str, overrides: Iterable[str] = ()) -> ml_collections.ConfigDict:
     """Load a config file, apply overrides, validate: what `disentax train` does."""
-    config = load_config_file(path_or_name)
-    apply_overrides(config, overrides)
-    return validate(config)
+    return validate(apply_overrides(load_config_file(path_or_name), overrides))
 
 
 def to_dict(config: ml_collections.ConfigDict) -> dict:
@@ -202,17 +317,12 @@ def to_dict(config: ml_collections.ConfigDict) -> dict:
 
 
 def from_dict(values: dict) -> ml_collections.ConfigDict:
-    return ml_collections.ConfigDict(values)
+    """A config from `config.json` of a run (tuples come back from JSON lists)."""
+    def tuples(v):
+        if isinstance(v, dict):
+            return {k: tuples(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return tuple(tuples(x) for x in v)
+        return v
 
-
-__all__ = [
-    "ConfigError",
-    "OPTIMIZERS",
-    "apply_overrides",
-    "base_config",
-    "from_dict",
-    "get",
-    "load_config_file",
-    "to_dict",
-    "validate",
-]
+    return ml_collections.ConfigDict(tuples(json.loads(json.dumps(values))))

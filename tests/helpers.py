@@ -1,5 +1,5 @@
-"""Shared test utilities: exact pytree comparison, interrupting a training run mid-way, and
-launching the processes of a simulated multi-host run."""
+"""Shared test utilities: small configs of every method, exact pytree comparison, interrupting a
+training run mid-way, and launching the processes of a simulated multi-host run."""
 import os
 import socket
 import subprocess
@@ -9,7 +9,67 @@ import jax
 import numpy as np
 import pytest
 
-from disentax.train import loop
+from disentax import config as cfg
+from disentax.runner import loop
+
+# A short run: what most training tests start from.
+QUICK = {"batch_size": 16, "num_steps": 20, "log_every": 5, "checkpoint_every": 10, "progress": False}
+# The smallest model of every method that uses config.model's encoder.
+TINY_MODEL = {"model.encoder": "mlp", "model.mlp_hidden": (32,), "model.latent_dim": 4}
+_MVAE_TINY = {"hp.enc_channels": (4, 4, 4, 4), "hp.head_channels": 4, "hp.g_hidden": (16,), "hp.map_shape": (8, 8, 2),
+              "hp.g_channels": (4, 4), "hp.h_channels": (4, 4)}
+# Per-method settings on top of TINY_MODEL that keep a method's test runs quick.
+METHOD_TINY: dict[str, dict] = {
+    "mvae": {**_MVAE_TINY, "hp.count_threshold_examples": 64, "hp.count_test_examples": 64},
+    "mvae_baseline": _MVAE_TINY,
+    "auxiliary_vae": {"hp.global_dim": 3, "hp.local_dim": 2, "hp.swap_examples": 60},
+    "auxiliary_vae_clustering": {"hp.global_dim": 3, "hp.local_dim": 2, "hp.swap_examples": 60},
+    "factor_vae": {"hp.discriminator.hidden": (16, 16)},
+}
+# The config file of each method (most are `<method>_dsprites`).
+CONFIG_FOR = {
+    "mvae": "mvae_multi_dsprites",
+    "mvae_baseline": "vae_multi_dsprites",
+    "auxiliary_vae": "auxiliary_vae_coloured_dsprites",
+    "auxiliary_vae_clustering": "auxiliary_vae_clustering_coloured_dsprites",
+}
+
+
+def configure(config, **settings):
+    """`config` (a ConfigDict, or a config file's name) with dotted `settings` applied, validated.
+
+    A key starting with `hp.` sets a key of the method's own group: `hp.beta` is
+    `config.<method>.beta`. Pass dotted keys with `**{"model.encoder": "mlp"}`.
+    """
+    c = cfg.load_config_file(config) if isinstance(config, str) else config
+    for key, value in settings.items():
+        if key.startswith("hp."):
+            key = f"{c.method}.{key[3:]}"
+        node = c
+        *path, leaf = key.split(".")
+        for part in path:
+            node = node[part]
+        node[leaf] = value
+    return cfg.validate(c)
+
+
+def tiny_config(method, **settings):
+    """A few-step config of `method` from its own config file, with the smallest model."""
+    try:
+        c = cfg.load_config_file(CONFIG_FOR.get(method, f"{method}_dsprites"))
+    except cfg.ConfigError:
+        c = cfg.base_config(method)
+    return configure(c, **{**QUICK, "num_steps": 4, "log_every": 2, "checkpoint_every": 2, **TINY_MODEL,
+                           **METHOD_TINY.get(method, {}), **settings})
+
+
+def images_and_logits(B, seed=0):
+    """Binary 4x4 images, decoder logits and their Bernoulli reconstruction loss (float64 reference)."""
+    rng = np.random.default_rng(seed)
+    x = (rng.uniform(size=(B, 4, 4, 1)) > 0.5).astype(np.float32)
+    out = rng.normal(size=(B, 4, 4, 1)).astype(np.float32)
+    rec = -np.sum(x * -np.logaddexp(0, -out) + (1 - x) * -np.logaddexp(0, out), axis=(1, 2, 3))
+    return x, out, rec
 
 
 def same_leaves(a, b) -> bool:
@@ -31,7 +91,7 @@ def train_until_interrupted(config, workdir, at_step: int, monkeypatch) -> None:
     with monkeypatch.context() as m:
         m.setattr(loop.MetricWriter, "write", write_then_interrupt)
         with pytest.raises(KeyboardInterrupt):
-            loop.train(config, workdir, write_pictures=False)
+            loop.train(config, workdir, finish=False)
 
 
 def free_port() -> int:

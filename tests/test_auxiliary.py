@@ -13,10 +13,11 @@ from disentax.evaluation import information_placement as ev
 from disentax.objectives import reconstruction_log_likelihood
 from disentax.objectives.auxiliary import (auxiliary_vae, auxiliary_vae_clustering, image_to_patches,
                                            patches_to_image, shuffle_patches)
-from disentax.train import loop
+from disentax import methods
+from disentax.runner import loop
 from disentax.train.checkpoint import Checkpointer
 from disentax.train.logging import read_metrics
-from helpers import same_leaves
+from helpers import QUICK, configure, same_leaves
 
 
 def _patches_np(img, p):
@@ -124,20 +125,14 @@ def test_clustering_accuracy_against_brute_force():
 
 
 def _tiny(name, **kw):
-    c = cfg.load_config_file(name)
-    c.batch_size, c.num_steps, c.log_every, c.checkpoint_every, c.progress = 8, 20, 5, 10, False
-    c.model.encoder, c.model.mlp_hidden = "mlp", (32,)
-    c.global_dim, c.local_dim, c.num_viz_images, c.swap_examples = 3, 2, 3, 60
-    for k, v in kw.items():
-        c[k] = v
-    return cfg.validate(c)
-
-
+    return configure(name, **{**QUICK, "batch_size": 8, "model.encoder": "mlp", "model.mlp_hidden": (32,),
+                              "num_viz_images": 3, "hp.global_dim": 3, "hp.local_dim": 2, "hp.swap_examples": 60,
+                              **kw})
 
 
 def test_auxiliary_vae_trains_without_nan_and_evaluates(tmp_path):
     c = _tiny("auxiliary_vae_coloured_dsprites")
-    result = loop.train(c, tmp_path, write_pictures=True)
+    result = loop.train(c, tmp_path, finish=True)
     assert all(np.isfinite(r["loss"]) for r in read_metrics(tmp_path))
     method, params = result["method"], result["state"].params
     model = method.model
@@ -162,13 +157,13 @@ def test_auxiliary_vae_trains_without_nan_and_evaluates(tmp_path):
 
 def test_clustering_variant_trains_without_nan_and_resumes_exactly(tmp_path):
     c = _tiny("auxiliary_vae_clustering_coloured_dsprites")
-    straight = loop.train(c, tmp_path, write_pictures=False)
+    straight = loop.train(c, tmp_path, finish=False)
     records = read_metrics(tmp_path)
     assert all(np.isfinite(r["loss"]) for r in records) and len(records) == 4
     final = straight["state"]
     shutil.rmtree(tmp_path / "checkpoints" / "20")
     assert Checkpointer(tmp_path / "checkpoints").latest_step() == 10
-    resumed = loop.train(c, tmp_path, write_pictures=True)
+    resumed = loop.train(c, tmp_path, finish=True)
     assert same_leaves(final.params, resumed["state"].params) and same_leaves(final.opt_state, resumed["state"].opt_state)
     assert [r["loss"] for r in read_metrics(tmp_path)] == [r["loss"] for r in records]
     assert (tmp_path / "clusters.png").exists()
@@ -190,12 +185,10 @@ def test_ridge_readout_dual_equals_primal_and_separates():
 
 def test_bad_config_values_are_refused():
     c = cfg.load_config_file("auxiliary_vae_coloured_dsprites")
-    c.patch = 5
-    with pytest.raises(cfg.ConfigError, match="patch"):
-        from disentax import methods
-
-        methods.build(cfg.validate(c), (32, 32, 3))
+    c.auxiliary_vae.patch = 5
+    with pytest.raises(cfg.ConfigError, match="config.auxiliary_vae.patch=5 must divide the image size 32x32"):
+        methods.build(cfg.validate(c), get_dataset("coloured_dsprites"))
     c = cfg.load_config_file("auxiliary_vae_clustering_coloured_dsprites")
-    c.num_clusters = 1
-    with pytest.raises(cfg.ConfigError, match="num_clusters"):
+    c.auxiliary_vae_clustering.num_clusters = 1
+    with pytest.raises(cfg.ConfigError, match="config.auxiliary_vae_clustering.num_clusters must be >= 2"):
         cfg.validate(c)

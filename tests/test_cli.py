@@ -14,7 +14,9 @@ from disentax import config as cfg
         ("--config.model.latnt_dim=3", "unknown config key 'config.model.latnt_dim'"),
         ("--config.batch_size=abc", "config.batch_size must be an integer"),
         ("--config.batch_size=1.5", "config.batch_size must be an integer"),
-        ("--config.beta=-1", "config.beta must be >= 0"),
+        ("--config.beta_vae.beta=-1", "config.beta_vae.beta must be >= 0"),
+        ("--config.beta=8", "method parameters live in config.beta_vae: --config.beta_vae.beta"),
+        ("--config.beta_vae.bta=8", "unknown config key 'config.beta_vae.bta'; config.beta_vae has: beta"),
         ("--config.method=bogus", "config.method='bogus' is unknown; allowed:"),
         ("--config.model.likelihood=poisson", "config.model.likelihood='poisson' is unknown; allowed:"),
         ("--config.model=3", "config.model is a group"),
@@ -39,13 +41,14 @@ def test_unknown_config_name(capsys, tmp_path):
 
 
 def test_overrides_are_typed():
-    c = cfg.get("beta_vae_dsprites", ["--config.beta=8", "--config.model.latent_dim=6",
+    c = cfg.get("beta_vae_dsprites", ["--config.beta_vae.beta=8", "--config.model.latent_dim=6",
                                       "--config.model.hidden=(128,128)", "--config.progress=false"])
-    assert c.beta == 8.0 and isinstance(c.beta, float)
+    assert c.beta_vae.beta == 8.0 and isinstance(c.beta_vae.beta, float)
     assert c.model.latent_dim == 6 and c.model.hidden == (128, 128) and c.progress is False
     for text, want in [("pos_x", ("pos_x",)), ("pos_x,scale", ("pos_x", "scale")), ("('pos_x',)", ("pos_x",)),
                        ("'scale'", ("scale",)), ("()", ())]:
-        assert cfg.get("semi_supervised_dsprites", [f"--config.regression_factors={text}"]).regression_factors == want
+        c = cfg.get("semi_supervised_dsprites", [f"--config.semi_supervised.regression_factors={text}"])
+        assert c.semi_supervised.regression_factors == want
     with pytest.raises(cfg.ConfigError, match="must be a tuple like"):
         cfg.get("beta_vae_dsprites", ["--config.model.hidden=12 8"])
 

@@ -9,7 +9,9 @@ from disentax import objectives
 from disentax.metrics.correlation import cvr, mapc, tdv, ud90
 from disentax.objectives.dip import dip_covariance
 
-from test_total_correlation import images_and_logits, small
+from disentax.runner import loop
+from disentax.train.logging import read_metrics
+from helpers import QUICK, configure, images_and_logits
 
 
 def inputs(B=7, D=4, seed=0):
@@ -95,9 +97,8 @@ def test_correlation_metrics_on_codes_with_known_answers():
 
 @pytest.mark.parametrize("name", ["dip_vae_i", "dip_vae_ii"])
 def test_dip_configs_train_without_nan(name, tmp_path):
-    from disentax.train import loop
-    from disentax.train.logging import read_metrics
-
-    loop.train(small(name), tmp_path, write_pictures=False)
+    c = configure(f"{name}_dsprites", **{**QUICK, "log_every": 10, "checkpoint_every": 1000,
+                                        "model.encoder": "mlp", "model.mlp_hidden": (32,)})
+    loop.train(c, tmp_path, finish=False)
     for r in read_metrics(tmp_path):
         assert all(np.isfinite(r[k]) for k in ("loss", "dip_penalty", "total_correlation")), r

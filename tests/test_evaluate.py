@@ -7,17 +7,17 @@ import pytest
 
 from disentax import cli
 from disentax import config as cfg
-from disentax.train import loop
-from disentax.train.restore import RunNotFoundError, restore_run
+from disentax.runner import loop
+from disentax.runner.restore import RunNotFoundError, restore_run
+from helpers import configure
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    c = cfg.load_config_file("vae_dsprites")
-    c.batch_size, c.num_steps, c.checkpoint_every, c.log_every, c.progress = 8, 3, 3, 3, False
-    c.model.encoder, c.model.mlp_hidden = "mlp", (32,)
+    c = configure("vae_dsprites", batch_size=8, num_steps=3, checkpoint_every=3, log_every=3, progress=False,
+                  **{"model.encoder": "mlp", "model.mlp_hidden": (32,)})
     workdir = tmp_path_factory.mktemp("run")
-    result = loop.train(cfg.validate(c), workdir, write_pictures=False)
+    result = loop.train(c, workdir, finish=False)
     return workdir, result["state"]
 
 
@@ -36,7 +36,15 @@ def test_evaluate_writes_metrics_json_and_prints_table(run_dir, capsys):
     assert cli.main(args) == 0
     out = capsys.readouterr().out
     assert "evaluating vae on dsprites at step 3" in out
-    assert "mig" in out and "eval_accuracy" in out and "mi_x" in out
+    assert "code 'z' (10 dims: z 0-9)" in out
+    rows = {line.split()[1]: line.split()[-1] for line in out.splitlines() if line.startswith("  ") and
+            line.split()[0] in ("mig", "factor_vae")}
+    assert float(rows["mig"]) >= 0 and 0 <= float(rows["eval_accuracy"]) <= 1
+    # The per-dimension table: one row per code dimension, a column per ground-truth factor.
+    header = next(line for line in out.splitlines() if "I(x;z_d)" in line).split()
+    assert header == ["dim", "I(x;z_d)", "shape", "scale", "orientation", "pos_x", "pos_y"]
+    table = [line.split() for line in out.splitlines() if line.strip().split(" ")[0] in {f"z{d}" for d in range(10)}]
+    assert [r[0] for r in table] == [f"z{d}" for d in range(10)] and all(len(r) == 7 for r in table)
     record = json.loads((workdir / "metrics.json").read_text())
     assert record["step"] == 3 and record["protocol"]["num_train"] == 64
     m = record["metrics"]

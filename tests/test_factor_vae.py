@@ -11,34 +11,16 @@ from disentax.data.registry import get_dataset
 from disentax.methods.factor_vae import make_factor_vae_losses, make_factor_vae_train_step, one_batch
 from disentax.models.discriminators import LatentDiscriminator
 from disentax.objectives.factor import discriminator_tc, factor_vae_discriminator_loss, permute_dims
-from disentax.train import loop
+from disentax.runner import loop
 from disentax.train.checkpoint import Checkpointer
 from disentax.train.logging import read_metrics
-from helpers import same_leaves, train_until_interrupted
+from helpers import QUICK, TINY_MODEL, configure, same_leaves, train_until_interrupted
 
 
 def small_config(**overrides):
-    c = cfg.load_config_file("factor_vae_dsprites")
-    c.batch_size = 16
-    c.num_steps = 20
-    c.log_every = 10
-    c.checkpoint_every = 20
-    c.progress = False
-    c.model.encoder = "mlp"
-    c.model.mlp_hidden = (32,)
-    c.model.latent_dim = 4
-    c.discriminator.hidden = (16, 16)
-    c.optimizer.learning_rate = 1e-3
-    c.discriminator.optimizer.learning_rate = 1e-3
-    for k, v in overrides.items():
-        node = c
-        *path, leaf = k.split(".")
-        for p in path:
-            node = node[p]
-        node[leaf] = v
-    return cfg.validate(c)
-
-
+    return configure("factor_vae_dsprites", **{
+        **QUICK, "log_every": 10, "checkpoint_every": 20, **TINY_MODEL, "optimizer.learning_rate": 1e-3,
+        "hp.discriminator.hidden": (16, 16), "hp.discriminator.optimizer.learning_rate": 1e-3, **overrides})
 
 
 # ---------------------------------------------------------------------------- objectives
@@ -144,10 +126,10 @@ def test_trained_discriminator_recovers_gaussian_total_correlation():
 
 @pytest.fixture(scope="module")
 def built():
-    c = small_config(**{"discriminator.steps_per_vae_step": 2})
+    c = small_config(**{"hp.discriminator.steps_per_vae_step": 2})
     dataset = get_dataset(c.dataset)
-    method = methods.build(c, dataset.image_shape)
-    batch = jax.jit(lambda k: method.sample_batch(dataset, k, 16))(jax.random.PRNGKey(0))
+    method = methods.build(c, dataset)
+    batch = jax.jit(lambda k: method.sample_batch(k, 16))(jax.random.PRNGKey(0))
     state = method.init_state(jax.random.PRNGKey(1), batch)
     return c, dataset, method, batch, state
 
@@ -155,8 +137,8 @@ def built():
 def test_gradient_isolation_between_vae_and_discriminator(built):
     c, _, method, batch, state = built
     model = method.model
-    disc = LatentDiscriminator(hidden=tuple(c.discriminator.hidden))
-    vae_loss, disc_inputs, disc_loss = make_factor_vae_losses(model, disc, gamma=float(c.gamma),
+    disc = LatentDiscriminator(hidden=tuple(c.factor_vae.discriminator.hidden))
+    vae_loss, disc_inputs, disc_loss = make_factor_vae_losses(model, disc, gamma=float(c.factor_vae.gamma),
                                                               likelihood=c.model.likelihood)
     params, dparams = state.params, state.extra["disc_params"]
     x, x2, key = batch["x"], batch["x2"], jax.random.PRNGKey(3)
@@ -206,7 +188,8 @@ def test_gradient_isolation_between_vae_and_discriminator(built):
     expected_vae = jax.tree.map(lambda p, g: p - g, params, g["vae_wrt_vae"])
     # Python-unrolled updates with the two-batch scheme; lax.fori_loop with the one-batch scheme.
     for unroll, two_batch in ((True, True), (False, False)):
-        step = make_factor_vae_train_step(model, disc, sgd, sgd, gamma=float(c.gamma), likelihood=c.model.likelihood,
+        step = make_factor_vae_train_step(model, disc, sgd, sgd, gamma=float(c.factor_vae.gamma),
+                                          likelihood=c.model.likelihood,
                                           disc_steps=2, unroll=unroll)
         used = batch if two_batch else {"x": x}
         new_state, metrics = jax.jit(step)(start, used, key)
@@ -222,9 +205,10 @@ def test_gradient_isolation_between_vae_and_discriminator(built):
 def test_batch_schemes(built):
     c, dataset, _, batch, _ = built
     assert set(batch) == {"x", "x2"} and not np.array_equal(np.asarray(batch["x"]), np.asarray(batch["x2"]))
-    method = methods.build(small_config(**{"discriminator.two_batch": False}), dataset.image_shape)
-    assert method.sample_batch is one_batch
-    assert set(jax.jit(lambda k: one_batch(dataset, k, 4))(jax.random.PRNGKey(0))) == {"x"}
+    method = methods.build(small_config(**{"hp.discriminator.two_batch": False}), dataset)
+    one = jax.jit(lambda k: method.sample_batch(k, 4))(jax.random.PRNGKey(0))
+    assert set(one) == {"x"}
+    np.testing.assert_array_equal(np.asarray(one["x"]), np.asarray(one_batch(dataset, jax.random.PRNGKey(0), 4)["x"]))
 
 
 # ---------------------------------------------------------------------------- training
@@ -232,7 +216,7 @@ def test_batch_schemes(built):
 
 def test_factor_vae_trains_checkpoints_and_resumes_exactly(tmp_path, monkeypatch):
     c = small_config(num_steps=50, log_every=10, checkpoint_every=20)
-    straight = loop.train(c, tmp_path / "straight", write_pictures=False)
+    straight = loop.train(c, tmp_path / "straight", finish=False)
     records = read_metrics(tmp_path / "straight")
     assert [r["step"] for r in records] == [10, 20, 30, 40, 50]
     for r in records:
@@ -245,7 +229,7 @@ def test_factor_vae_trains_checkpoints_and_resumes_exactly(tmp_path, monkeypatch
     train_until_interrupted(c, tmp_path / "resumed", 30, monkeypatch)
     assert Checkpointer(tmp_path / "resumed" / "checkpoints").latest_step() == 30
 
-    resumed = loop.train(c, tmp_path / "resumed", write_pictures=False)
+    resumed = loop.train(c, tmp_path / "resumed", finish=False)
     assert resumed["step"] == 50
     s, r = straight["state"], resumed["state"]
     assert same_leaves(s.params, r.params) and same_leaves(s.opt_state, r.opt_state)
@@ -257,24 +241,30 @@ def test_factor_vae_trains_checkpoints_and_resumes_exactly(tmp_path, monkeypatch
 def test_shipped_configs_have_published_defaults():
     one = cfg.get("factor_vae_dsprites")
     five = cfg.get("factor_vae_dsprites_5d")
-    assert one.discriminator.steps_per_vae_step == 1 and five.discriminator.steps_per_vae_step == 5
+    assert one.factor_vae.discriminator.steps_per_vae_step == 1 and five.factor_vae.discriminator.steps_per_vae_step == 5
     for c in (one, five):
-        assert 10 <= c.gamma <= 100
-        assert tuple(c.discriminator.hidden) == (1000,) * 6 and c.discriminator.negative_slope == 0.2
+        assert 10 <= c.factor_vae.gamma <= 100
+        d = c.factor_vae.discriminator
+        assert tuple(d.hidden) == (1000,) * 6 and d.negative_slope == 0.2
         assert (c.optimizer.learning_rate, c.optimizer.b1, c.optimizer.b2) == (1e-4, 0.9, 0.999)
-        d = c.discriminator.optimizer
+        d = d.optimizer
         assert (d.name, d.learning_rate, d.b1, d.b2) == ("adam", 1e-4, 0.5, 0.9)
 
 
 @pytest.mark.parametrize(
     "override, match",
     [
-        ("--config.gamma=-1", r"config\.gamma must be >= 0"),
-        ("--config.discriminator.steps_per_vae_step=0", r"config\.discriminator\.steps_per_vae_step must be a positive integer"),
-        ("--config.discriminator.hidden=(16,0)", r"config\.discriminator\.hidden must be a tuple of positive integers"),
-        ("--config.discriminator.negative_slope=-0.1", r"config\.discriminator\.negative_slope must be >= 0"),
-        ("--config.discriminator.optimizer.name=lbfgs", r"config\.discriminator\.optimizer\.name='lbfgs' is unknown; allowed: adam"),
-        ("--config.discriminator.optimizer.learning_rate=0", r"config\.discriminator\.optimizer\.learning_rate must be > 0"),
+        ("--config.factor_vae.gamma=-1", r"config\.factor_vae\.gamma must be >= 0"),
+        ("--config.factor_vae.discriminator.steps_per_vae_step=0",
+         r"config\.factor_vae\.discriminator\.steps_per_vae_step must be >= 1"),
+        ("--config.factor_vae.discriminator.hidden=(16,0)",
+         r"config\.factor_vae\.discriminator\.hidden must be a tuple of positive integers"),
+        ("--config.factor_vae.discriminator.negative_slope=-0.1",
+         r"config\.factor_vae\.discriminator\.negative_slope must be >= 0"),
+        ("--config.factor_vae.discriminator.optimizer.name=lbfgs",
+         r"config\.factor_vae\.discriminator\.optimizer\.name must be one of adam, adamw, sgd, rmsprop, got 'lbfgs'"),
+        ("--config.factor_vae.discriminator.optimizer.learning_rate=0",
+         r"config\.factor_vae\.discriminator\.optimizer\.learning_rate must be > 0"),
     ],
 )
 def test_bad_config_values_are_one_line_errors(override, match):

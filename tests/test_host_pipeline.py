@@ -52,11 +52,8 @@ def test_an_error_in_the_producer_reaches_the_caller_of_that_step():
 
 
 def test_device_datasets_keep_the_jitted_on_device_sampler():
-    class M:
-        sample_batch = staticmethod(images_only)
-
     key = jax.random.PRNGKey(0)
-    source = make_batch_source(M, DSprites(), key, 4)
+    source = make_batch_source(images_only(DSprites()), False, key, 4)
     assert isinstance(source, DeviceBatches)
     want = DSprites().sample(jax.random.fold_in(key, 7), 4)[0]
     np.testing.assert_array_equal(np.asarray(source(7)), np.asarray(want))

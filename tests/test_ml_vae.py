@@ -11,9 +11,9 @@ from disentax.data.groups import (chunk_by_label, group_batch_sampler, group_cou
                                   segment_ids_from_sizes)
 from disentax.evaluation.weak_supervision import content_style_accuracy
 from disentax.objectives.grouped import ml_vae, product_of_gaussians
-from disentax.train import loop
+from disentax.runner import loop
 from disentax.train.logging import read_metrics
-from helpers import same_leaves, train_until_interrupted
+from helpers import QUICK, configure, same_leaves, train_until_interrupted
 
 
 def _pog_reference(mu, logvar):
@@ -166,22 +166,13 @@ def test_fig7_protocol_content_beats_style_and_improves_with_k():
 
 
 def small_config(**overrides):
-    c = cfg.load_config_file("ml_vae_digits")
-    c.batch_size, c.group_size = 16, 4
-    c.num_steps, c.log_every, c.checkpoint_every = 30, 5, 10
-    c.model.mlp_hidden, c.style_dim, c.content_dim = (32,), 3, 3
-    c.progress = False
-    c.num_viz_images = 4
-    for k, v in overrides.items():
-        c[k] = v
-    return cfg.validate(c)
-
-
+    return configure("ml_vae_digits", **{**QUICK, "num_steps": 30, "model.mlp_hidden": (32,), "num_viz_images": 4,
+                                         "hp.group_size": 4, "hp.style_dim": 3, "hp.content_dim": 3, **overrides})
 
 
 def test_ml_vae_trains_without_nan_and_resumes_exactly(tmp_path, monkeypatch):
-    c = small_config(ragged_groups=True)
-    straight = loop.train(c, tmp_path / "straight", write_pictures=True)
+    c = small_config(**{"hp.ragged_groups": True})
+    straight = loop.train(c, tmp_path / "straight", finish=True)
     records = read_metrics(tmp_path / "straight")
     assert all(np.isfinite(r["loss"]) for r in records)
     assert records[-1]["loss"] < records[0]["loss"]
@@ -189,16 +180,16 @@ def test_ml_vae_trains_without_nan_and_resumes_exactly(tmp_path, monkeypatch):
         assert (tmp_path / "straight" / name).exists()
 
     train_until_interrupted(c, tmp_path / "resumed", 15, monkeypatch)
-    resumed = loop.train(c, tmp_path / "resumed", write_pictures=False)
+    resumed = loop.train(c, tmp_path / "resumed", finish=False)
     assert same_leaves(straight["state"].params, resumed["state"].params)
     assert same_leaves(straight["state"].opt_state, resumed["state"].opt_state)
 
 
 def test_ml_vae_config_errors_are_one_line():
     c = cfg.load_config_file("ml_vae_digits")
-    c.group_size = 7
-    with pytest.raises(cfg.ConfigError, match="group_size must be a divisor"):
+    c.ml_vae.group_size = 7
+    with pytest.raises(cfg.ConfigError, match="config.ml_vae.group_size must be a divisor"):
         cfg.validate(c)
-    c.group_size, c.style_dim = 10, 0
-    with pytest.raises(cfg.ConfigError, match="style_dim"):
+    c.ml_vae.group_size, c.ml_vae.style_dim = 10, 0
+    with pytest.raises(cfg.ConfigError, match="config.ml_vae.style_dim must be >= 1"):
         cfg.validate(c)

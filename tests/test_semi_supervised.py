@@ -11,9 +11,9 @@ from disentax.data import DSprites
 from disentax.data.digits import Digits
 from disentax.data.labelled import labelled_indices, semi_supervised_sampler
 from disentax.objectives import semi_supervised as ss
-from disentax.train import loop
+from disentax.runner import loop
 from disentax.train.logging import read_metrics
-from helpers import same_leaves, train_until_interrupted
+from helpers import QUICK, configure, same_leaves, train_until_interrupted
 
 # A small model with separate parameter sets, as in seed 002's appendix: classifier φ_y (logits =
 # W h + b), style encoder φ_z ([μ, logvar] = A [h; y] + a) and decoder θ (logits = V [y; z] + c),
@@ -191,27 +191,19 @@ def test_sampler_honours_supervision_rate_and_draws_only_labelled_examples():
 
 
 def small_config(**overrides):
-    c = cfg.load_config_file("semi_supervised_digits")
-    c.batch_size, c.num_steps, c.log_every, c.checkpoint_every = 16, 30, 5, 10
-    c.model.mlp_hidden, c.model.latent_dim = (32,), 4
-    c.labels_per_class, c.supervision_rate = 3, 0.5
-    c.progress = False
-    c.num_viz_images = 4
-    for k, v in overrides.items():
-        c[k] = v
-    return cfg.validate(c)
-
-
+    return configure("semi_supervised_digits", **{
+        **QUICK, "num_steps": 30, "model.mlp_hidden": (32,), "model.latent_dim": 4, "num_viz_images": 4,
+        "hp.labels_per_class": 3, "hp.supervision_rate": 0.5, **overrides})
 
 
 def test_semi_supervised_trains_without_nan_and_resumes_exactly(tmp_path, monkeypatch):
-    c = small_config(estimator="concrete")
-    straight = loop.train(c, tmp_path / "straight", write_pictures=True)
+    c = small_config(**{"hp.estimator": "concrete"})
+    straight = loop.train(c, tmp_path / "straight", finish=True)
     records = read_metrics(tmp_path / "straight")
     assert all(np.isfinite(r["loss"]) for r in records)
     assert (tmp_path / "straight" / "analogies.png").exists()
     train_until_interrupted(c, tmp_path / "resumed", 15, monkeypatch)
-    resumed = loop.train(c, tmp_path / "resumed", write_pictures=False)
+    resumed = loop.train(c, tmp_path / "resumed", finish=False)
     assert same_leaves(straight["state"].params, resumed["state"].params)
     assert same_leaves(straight["state"].opt_state, resumed["state"].opt_state)
     rep = straight["method"].representation(straight["state"].params, Digits("test").images[:5])
@@ -220,14 +212,15 @@ def test_semi_supervised_trains_without_nan_and_resumes_exactly(tmp_path, monkey
 
 def test_semi_supervised_config_errors_are_one_line():
     c = cfg.load_config_file("semi_supervised_digits")
-    c.supervision_rate = 1.5
-    with pytest.raises(cfg.ConfigError, match="supervision_rate must be in"):
+    hp = c.semi_supervised
+    hp.supervision_rate = 1.5
+    with pytest.raises(cfg.ConfigError, match="config.semi_supervised.supervision_rate must be in"):
         cfg.validate(c)
-    c.supervision_rate, c.estimator = 0.1, "reinforce"
+    hp.supervision_rate, hp.estimator = 0.1, "reinforce"
     with pytest.raises(cfg.ConfigError, match="estimator must be one of plugin, concrete"):
         cfg.validate(c)
-    c.estimator, c.labels_per_class = "plugin", 0
-    with pytest.raises(cfg.ConfigError, match="0 when config.labels_per_class is 0"):
+    hp.estimator, hp.labels_per_class = "plugin", 0
+    with pytest.raises(cfg.ConfigError, match="0 when config.semi_supervised.labels_per_class is 0"):
         cfg.validate(c)
     # The TFDS datasets these configs name are registered (reading them needs the tfds extra).
     for name, dataset in (("semi_supervised_mnist", "mnist"), ("semi_supervised_svhn", "svhn_cropped"),

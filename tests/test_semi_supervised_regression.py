@@ -15,9 +15,9 @@ from disentax.data.labelled import labelled_indices, semi_supervised_sampler, st
 from disentax.evaluation.weak_supervision import regression_errors
 from disentax.methods import build
 from disentax.objectives import semi_supervised as ss
-from disentax.train import loop
+from disentax.runner import loop
 from disentax.train.logging import read_metrics
-from helpers import same_leaves, train_until_interrupted
+from helpers import QUICK, TINY_MODEL, configure, same_leaves, train_until_interrupted
 
 B, K, D, R, P = 6, 3, 2, 2, 5
 # log-variances of q(c|x) from very sharp to very broad (e^±30), and ordinary ones.
@@ -194,24 +194,18 @@ def test_regression_errors_rmse_and_cosine_distance():
 
 
 def small_config(**overrides):
-    c = cfg.load_config_file("semi_supervised_dsprites_regression")
-    c.batch_size, c.num_steps, c.log_every, c.checkpoint_every = 16, 50, 10, 25
-    c.model.encoder, c.model.mlp_hidden, c.model.latent_dim = "mlp", (32,), 4
-    c.labels_per_class, c.supervision_rate = 3, 0.5
-    c.progress, c.num_viz_images = False, 3
-    for k, v in overrides.items():
-        c[k] = v
-    return cfg.validate(c)
+    return configure("semi_supervised_dsprites_regression", **{
+        **QUICK, "num_steps": 50, "log_every": 10, "checkpoint_every": 25, **TINY_MODEL, "num_viz_images": 3,
+        "hp.labels_per_class": 3, "hp.supervision_rate": 0.5, **overrides})
 
 
 def test_regressed_latent_gets_no_gradient_from_the_density_weight():
     # On a labelled batch the given value is fed downstream and q(c|x) is scored only by
     # α·log q(c_i|x_i): with α = 0 the regression head's gradient is exactly zero, so one Adam
     # step leaves it exactly where it was while the other heads move.
-    c = small_config(alpha=0.0, supervision_rate=1.0)
-    ds = DSprites()
-    method = build(c, ds.image_shape)
-    batch = jax.jit(lambda k: method.sample_batch(ds, k, 16))(jax.random.PRNGKey(0))
+    c = small_config(**{"hp.alpha": 0.0, "hp.supervision_rate": 1.0})
+    method = build(c, DSprites())
+    batch = jax.jit(lambda k: method.sample_batch(k, 16))(jax.random.PRNGKey(0))
     assert bool(batch["supervised"])
     state = jax.jit(method.init_state)(jax.random.PRNGKey(1), batch)
     assert set(state.params) == {"trunk", "classifier", "style_head", "regressor", "decoder"}
@@ -222,13 +216,13 @@ def test_regressed_latent_gets_no_gradient_from_the_density_weight():
 
 def test_regression_trains_50_steps_without_nan_resumes_exactly_and_draws_the_traversal(tmp_path, monkeypatch):
     c = small_config()
-    straight = loop.train(c, tmp_path / "straight", write_pictures=True)
+    straight = loop.train(c, tmp_path / "straight", finish=True)
     records = read_metrics(tmp_path / "straight")
     assert straight["step"] == 50 and all(np.isfinite(r["loss"]) for r in records)
     assert {"kl_c", "log_qc", "regression_rmse"} <= set(records[-1])
     assert (tmp_path / "straight" / "regression_traversal.png").stat().st_size > 0
     train_until_interrupted(c, tmp_path / "resumed", 30, monkeypatch)
-    resumed = loop.train(c, tmp_path / "resumed", write_pictures=False)
+    resumed = loop.train(c, tmp_path / "resumed", finish=False)
     assert same_leaves(straight["state"].params, resumed["state"].params)
     assert same_leaves(straight["state"].opt_state, resumed["state"].opt_state)
     rep = straight["method"].representation(straight["state"].params, DSprites().sample(jax.random.PRNGKey(0), 5)[0])
@@ -236,43 +230,43 @@ def test_regression_trains_50_steps_without_nan_resumes_exactly_and_draws_the_tr
 
 
 def test_empty_regression_factors_build_the_model_and_batches_of_before():
+    """With no regressed latents (the default) the model, batches and metrics are those of the
+    class-conditional model alone: no regression head, no targets, no regression terms."""
     from disentax.data.digits import Digits
 
     ds = Digits("train")
-    without = cfg.load_config_file("semi_supervised_digits")  # a config from before the option
-    without.model.mlp_hidden, without.model.latent_dim = (32,), 4
-    assert "regression_factors" not in without
-    with_key = cfg.load_config_file("semi_supervised_digits")
-    with_key.model.mlp_hidden, with_key.model.latent_dim = (32,), 4
-    with_key.regression_factors = ()
-    runs = []
-    for c in (with_key, without):
-        method = build(c, ds.image_shape)
-        sample = jax.jit(lambda k: method.sample_batch(ds, k, 16))
-        batch = sample(jax.random.PRNGKey(0))
-        state = jax.jit(method.init_state)(jax.random.PRNGKey(1), batch)
-        step_fn = jax.jit(method.train_step)
-        for step in range(2):
-            state, metrics = step_fn(state, sample(jax.random.PRNGKey(step)), jax.random.PRNGKey(10 + step))
-        assert set(batch) == {"x", "labels", "supervised"}
-        assert set(state.params) == {"trunk", "classifier", "style_head", "decoder"}
-        assert not {"kl_c", "log_qc", "regression_rmse"} & set(metrics)
-        runs.append(state.params)
-    assert same_leaves(*runs)
+    c = configure("semi_supervised_digits", **{"model.mlp_hidden": (32,), "model.latent_dim": 4})
+    assert c.semi_supervised.regression_factors == ()
+    method = build(c, ds)
+    sample = jax.jit(lambda k: method.sample_batch(k, 16))
+    batch = sample(jax.random.PRNGKey(0))
+    state = jax.jit(method.init_state)(jax.random.PRNGKey(1), batch)
+    step_fn = jax.jit(method.train_step)
+    for step in range(2):
+        state, metrics = step_fn(state, sample(jax.random.PRNGKey(step)), jax.random.PRNGKey(10 + step))
+    assert set(batch) == {"x", "labels", "supervised"}
+    assert set(state.params) == {"trunk", "classifier", "style_head", "decoder"}
+    assert not {"kl_c", "log_qc", "regression_rmse"} & set(metrics)
+    assert set(method.codes) == {"all", "z"}
 
 
-def test_bad_regression_factors_are_one_line_errors():
+def test_bad_regression_factors_are_one_line_errors(tmp_path):
     ds = DSprites()
     for factors, msg in (((("colour",)), "allowed: shape, scale, orientation, pos_x, pos_y"),
                          (("shape",), "is the label factor; allowed: scale, orientation, pos_x, pos_y"),
                          (("pos_x", "pos_x"), "listed twice")):
-        with pytest.raises(ValueError, match=msg):
-            build(small_config(regression_factors=factors), ds.image_shape)
+        with pytest.raises(cfg.ConfigError, match=msg):
+            build(small_config(**{"hp.regression_factors": factors}), ds)
+    from disentax.data.digits import Digits
+
     c = cfg.load_config_file("semi_supervised_digits")
-    c.regression_factors = ("label",)
-    with pytest.raises(ValueError, match="need a dataset with a factor grid"):
-        build(c, (8, 8, 1))
-    c = cfg.load_config_file("semi_supervised_digits")
-    c.regression_factors = "pos_x"
-    with pytest.raises(cfg.ConfigError, match="regression_factors must be a tuple of factor names"):
-        cfg.validate(c)
+    c.semi_supervised.regression_factors = ("label",)
+    with pytest.raises(cfg.ConfigError, match="need a dataset with a factor grid"):
+        build(c, Digits("train"))
+    # A string where a tuple belongs, in a config file: one line naming the file and the key.
+    (tmp_path / "bad.py").write_text("from disentax.config import base_config\n\ndef get_config():\n"
+                                     "    c = base_config('semi_supervised')\n"
+                                     "    c.semi_supervised.regression_factors = 'pos_x'\n    return c\n")
+    with pytest.raises(cfg.ConfigError, match="regression_factors") as info:
+        cfg.get(str(tmp_path / "bad.py"))
+    assert "\n" not in str(info.value)

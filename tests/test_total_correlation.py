@@ -9,19 +9,13 @@ import pytest
 from disentax import config as cfg
 from disentax import estimators as est
 from disentax import objectives
-from disentax.methods.total_correlation import decomposition_diagnostics
-from disentax.train import loop
+from disentax.data import get_dataset
+from disentax.methods import decomposition_diagnostics
+from disentax.runner import loop
+from helpers import QUICK, configure, images_and_logits
 from disentax.train.logging import read_metrics
 
 from test_estimators import concrete_gaussian_batch, ref_log_qz
-
-
-def images_and_logits(B, seed=0):
-    rng = np.random.default_rng(seed)
-    x = (rng.uniform(size=(B, 4, 4, 1)) > 0.5).astype(np.float32)
-    out = rng.normal(size=(B, 4, 4, 1)).astype(np.float32)
-    rec = -np.sum(x * -np.logaddexp(0, -out) + (1 - x) * -np.logaddexp(0, out), axis=(1, 2, 3))
-    return x, out, rec
 
 
 @pytest.mark.parametrize("estimator", ["mws", "mss", "hfvae"])
@@ -77,18 +71,14 @@ def test_hfvae_loss_is_reconstruction_minus_weighted_terms():
 
 
 def small(name, **over):
-    c = cfg.load_config_file(f"{name}_dsprites")
-    c.batch_size, c.num_steps, c.log_every, c.checkpoint_every, c.progress = 16, 20, 10, 1000, False
-    c.model.encoder, c.model.mlp_hidden = "mlp", (32,)
-    for k, v in over.items():
-        c[k] = v
-    return cfg.validate(c)
+    return configure(f"{name}_dsprites", **{**QUICK, "log_every": 10, "checkpoint_every": 1000,
+                                           "model.encoder": "mlp", "model.mlp_hidden": (32,), **over})
 
 
 @pytest.mark.parametrize("name", ["beta_tcvae", "hfvae"])
 def test_configs_train_without_nan_and_log_the_decomposition(name, tmp_path):
     c = small(name)
-    result = loop.train(c, tmp_path, write_pictures=(name == "hfvae"))
+    result = loop.train(c, tmp_path, finish=(name == "hfvae"))
     records = read_metrics(tmp_path)
     assert [r["step"] for r in records] == [10, 20]
     for r in records:
@@ -102,7 +92,7 @@ def test_configs_train_without_nan_and_log_the_decomposition(name, tmp_path):
 
 def test_beta_vae_run_logs_its_total_correlation(tmp_path):
     c = small("beta_vae", num_steps=10)
-    loop.train(c, tmp_path, write_pictures=False)
+    loop.train(c, tmp_path, finish=False)
     rec = read_metrics(tmp_path)[-1]
     assert {"mutual_info", "total_correlation", "dimwise_kl", "kl_per_dim"} <= set(rec)
     # The logged terms add up to the batch's sampled KL, which is close to the closed-form KL.
@@ -111,7 +101,7 @@ def test_beta_vae_run_logs_its_total_correlation(tmp_path):
 
 def test_diagnostics_helper_for_custom_steps():
     c = small("beta_vae")
-    diag = decomposition_diagnostics(c)
+    diag = decomposition_diagnostics(get_dataset(c.dataset), c.batch_size)
     rng = np.random.default_rng(0)
     mu = rng.normal(size=(16, 10)).astype(np.float32)
     logvar = np.zeros((16, 10), np.float32)

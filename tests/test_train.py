@@ -7,33 +7,20 @@ import pytest
 
 from disentax import config as cfg
 from disentax import methods, objectives
-from disentax.train import loop
+from disentax.data import get_dataset
+from disentax.runner import loop
 from disentax.train.checkpoint import Checkpointer
 from disentax.train.logging import read_metrics
-from helpers import same_leaves, train_until_interrupted
+from helpers import QUICK, configure, same_leaves, train_until_interrupted
 
 
 def small_config(method="beta_vae", **overrides):
-    c = cfg.load_config_file(f"{method}_dsprites")
-    c.batch_size = 16
-    c.num_steps = 20
-    c.log_every = 5
-    c.checkpoint_every = 10
-    c.progress = False
-    for k, v in overrides.items():
-        node = c
-        *path, leaf = k.split(".")
-        for p in path:
-            node = node[p]
-        node[leaf] = v
-    return cfg.validate(c)
-
-
+    return configure(f"{method}_dsprites", **{**QUICK, **overrides})
 
 
 def test_hundred_steps_lower_the_loss(tmp_path):
     c = small_config(num_steps=100, log_every=10, checkpoint_every=100, **{"optimizer.learning_rate": 1e-3})
-    result = loop.train(c, tmp_path, write_pictures=True)
+    result = loop.train(c, tmp_path, finish=True)
     records = read_metrics(tmp_path)
     assert [r["step"] for r in records] == list(range(10, 101, 10))
     first, last = records[0]["loss"], np.mean([r["loss"] for r in records[-2:]])
@@ -47,13 +34,13 @@ def test_hundred_steps_lower_the_loss(tmp_path):
 
 def test_interrupt_and_resume_equals_uninterrupted(tmp_path, monkeypatch):
     c = small_config(num_steps=20)
-    straight = loop.train(c, tmp_path / "straight", write_pictures=False)
+    straight = loop.train(c, tmp_path / "straight", finish=False)
 
     # Interrupt after the metrics of step 15 are written: between checkpoints (10, 20).
     train_until_interrupted(c, tmp_path / "resumed", 15, monkeypatch)
     assert Checkpointer(tmp_path / "resumed" / "checkpoints").latest_step() == 15
 
-    resumed = loop.train(c, tmp_path / "resumed", write_pictures=False)
+    resumed = loop.train(c, tmp_path / "resumed", finish=False)
     assert resumed["step"] == 20
     assert same_leaves(straight["state"].params, resumed["state"].params)
     assert same_leaves(straight["state"].opt_state, resumed["state"].opt_state)
@@ -64,46 +51,46 @@ def test_interrupt_and_resume_equals_uninterrupted(tmp_path, monkeypatch):
 
 
 def test_resume_with_a_different_config_is_refused(tmp_path):
-    loop.train(small_config(num_steps=5, checkpoint_every=5), tmp_path, write_pictures=False)
-    with pytest.raises(cfg.ConfigError, match="config.beta"):
-        loop.train(small_config(num_steps=10, beta=8.0), tmp_path, write_pictures=False)
+    loop.train(small_config(num_steps=5, checkpoint_every=5), tmp_path, finish=False)
+    with pytest.raises(cfg.ConfigError, match=r"config\.beta_vae\.beta=4\.0, not 8\.0"):
+        loop.train(small_config(num_steps=10, **{"hp.beta": 8.0}), tmp_path, finish=False)
     # Changing only the length is a resumption.
-    assert loop.train(small_config(num_steps=10), tmp_path, write_pictures=False)["step"] == 10
+    assert loop.train(small_config(num_steps=10), tmp_path, finish=False)["step"] == 10
 
 
 def test_nan_loss_stops_with_step_and_keeps_last_good_checkpoint(tmp_path):
-    @methods.register_objective("nan_after_7_for_test")
-    def _nan(config):
+    def build(config, dataset):
         def objective(x, o, step):
             loss, aux = objectives.elbo(x, o["out"], o["mu"], o["logvar"])
             return jnp.where(step >= 7, jnp.nan, loss), aux
 
-        return objective
+        return methods.vae_method(config, dataset, objective)
 
-    c = small_config(num_steps=20, checkpoint_every=5, log_every=100)
-    c.method = "nan_after_7_for_test"
+    methods.register(methods.MethodSpec(name="nan_after_7_for_test", build=build, summary="", paper=""))
+    c = configure(cfg.base_config("nan_after_7_for_test"), **{**QUICK, "num_steps": 20, "checkpoint_every": 5,
+                                                              "log_every": 100})
     with pytest.raises(loop.NonFiniteLossError, match="step 8") as info:
-        loop.train(c, tmp_path, write_pictures=False)
+        loop.train(c, tmp_path, finish=False)
     assert info.value.step == 8 and info.value.last_checkpoint == 5
     ckpt = Checkpointer(tmp_path / "checkpoints")
     assert ckpt.all_steps() == [5]
-    state = methods.build(c, (64, 64, 1)).init_state(jax.random.PRNGKey(0), jnp.zeros((16, 64, 64, 1)))
+    state = methods.build(c, get_dataset("dsprites")).init_state(jax.random.PRNGKey(0), jnp.zeros((16, 64, 64, 1)))
     restored = ckpt.restore(state)
     assert int(restored.step) == 5
     assert all(np.all(np.isfinite(np.asarray(l))) for l in jax.tree.leaves(restored.params))
 
 
 def test_same_seed_same_parameters_different_seed_differs(tmp_path):
-    a = loop.train(small_config(num_steps=3, checkpoint_every=3), tmp_path / "a", write_pictures=False)
-    b = loop.train(small_config(num_steps=3, checkpoint_every=3), tmp_path / "b", write_pictures=False)
-    c = loop.train(small_config(num_steps=3, checkpoint_every=3, seed=1), tmp_path / "c", write_pictures=False)
+    a = loop.train(small_config(num_steps=3, checkpoint_every=3), tmp_path / "a", finish=False)
+    b = loop.train(small_config(num_steps=3, checkpoint_every=3), tmp_path / "b", finish=False)
+    c = loop.train(small_config(num_steps=3, checkpoint_every=3, seed=1), tmp_path / "c", finish=False)
     assert same_leaves(a["state"].params, b["state"].params)
     assert not same_leaves(a["state"].params, c["state"].params)
 
 
 @pytest.mark.parametrize("method", ["vae", "annealed_vae"])
 def test_other_configs_train_without_nan(tmp_path, method):
-    result = loop.train(small_config(method, num_steps=10, checkpoint_every=10), tmp_path, write_pictures=False)
+    result = loop.train(small_config(method, num_steps=10, checkpoint_every=10), tmp_path, finish=False)
     assert np.isfinite(result["metrics"]["loss"])
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["method"] == method

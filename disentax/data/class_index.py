@@ -23,6 +23,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from disentax.data import tfds as dtfds
+
 __all__ = ["ClassIndex", "class_index", "is_label_images", "label_column", "host_rows"]
 
 _CHUNK = 8192
@@ -32,11 +34,7 @@ _VIEWS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 def is_label_images(dataset) -> bool:
     """True for a `TFDSImages` split (class ids or CelebA attributes, read on the host)."""
-    try:
-        from disentax.data.tfds import TFDSImages
-    except ImportError:  # pragma: no cover - the module itself needs no extra
-        return False
-    return isinstance(dataset, TFDSImages) and dataset.spec.labels in ("label", "attributes")
+    return isinstance(dataset, dtfds.TFDSImages) and dataset.spec.labels in ("label", "attributes")
 
 
 def label_column(dataset, factor) -> tuple[int, int, str]:
@@ -51,12 +49,11 @@ def label_column(dataset, factor) -> tuple[int, int, str]:
             return 0, int(spec.num_classes), "label"
         raise ValueError(f"unknown factor {factor!r} for {dataset.name}; allowed: label")
     if spec.labels == "attributes":
-        from disentax.data.tfds import CELEB_A_ATTRIBUTES
-
-        if isinstance(factor, str) and factor in CELEB_A_ATTRIBUTES:
-            return CELEB_A_ATTRIBUTES.index(factor), 2, factor
+        names = dtfds.CELEB_A_ATTRIBUTES
+        if isinstance(factor, str) and factor in names:
+            return names.index(factor), 2, factor
         if isinstance(factor, (int, np.integer)) and not isinstance(factor, bool) and 0 <= factor < 40:
-            return int(factor), 2, CELEB_A_ATTRIBUTES[int(factor)]
+            return int(factor), 2, names[int(factor)]
         raise ValueError(f"unknown factor {factor!r} for {dataset.name}; allowed: one of its 40 attribute names")
     raise ValueError(f"{dataset.name} has no class labels (its labels are {spec.labels!r})")
 
@@ -77,8 +74,6 @@ def _column(labels: np.ndarray, column: int) -> np.ndarray:
 
 def _scan(dataset, column: int) -> np.ndarray:
     """Labels of every record, in record order: int32 [num_examples]."""
-    from disentax.data import tfds as dtfds
-
     sources = []
     try:  # skip image decoding while scanning when TFDS can (it cannot under mock data)
         tfds = dtfds._tfds()

@@ -1,7 +1,7 @@
 """Batches for the training loop: made on device, or read on the host and prefetched.
 
 The loop asks for the batch of step ``s`` with ``source(s)``. Both kinds of
-source compute it as ``method.sample_batch(dataset, fold_in(data_key, s), B)``,
+source compute it as ``method.sample_batch(fold_in(data_key, s), B)``,
 so the batch is a pure function of ``(seed, s)`` and an interrupted run resumes
 on exactly the batches it would have seen.
 
@@ -151,19 +151,18 @@ class PrefetchBatches:
         self._thread = self._stop = self._queue = self._next = None
 
 
-def make_batch_source(method, dataset, data_key: jax.Array, batch_size: int, *,
+def make_batch_source(sample_batch: Callable, on_host: bool, data_key: jax.Array, batch_size: int, *,
                       prefetch: int = 2, sharding: Any = None):
-    """The loop's ``source(step) -> batch`` and ``source.close()`` for ``dataset``.
+    """The loop's ``source(step) -> batch`` and ``source.close()``.
 
-    ``batch(step) = method.sample_batch(dataset, fold_in(data_key, step), batch_size)``,
-    jitted on device for procedural datasets, prefetched from the host for
-    datasets with ``on_host = True``.
+    ``batch(step) = sample_batch(fold_in(data_key, step), batch_size)``, jitted on device for
+    procedural datasets, prefetched from the host when the dataset reads there (``on_host``).
     """
     batch_size = int(batch_size)
-    if not getattr(dataset, "on_host", False):
-        return DeviceBatches(lambda k: method.sample_batch(dataset, k, batch_size), data_key, sharding)
+    if not on_host:
+        return DeviceBatches(lambda k: sample_batch(k, batch_size), data_key, sharding)
 
     def make(step: int):
-        return method.sample_batch(dataset, jax.random.fold_in(data_key, step), batch_size)
+        return sample_batch(jax.random.fold_in(data_key, step), batch_size)
 
     return PrefetchBatches(make, prefetch=prefetch, sharding=sharding, batch_size=batch_size)

@@ -1,58 +1,37 @@
-"""Datasets by config name."""
+"""Datasets by config name: the procedural ones rendered on device, scikit-learn's digits, and
+TFDS datasets (the `tfds` extra; `disentax.data.tfds` imports tensorflow-datasets only when one is
+opened, and a missing extra is a one-line `MissingExtraError`)."""
 from __future__ import annotations
 
-_FACTORIES = {}
+from typing import Callable
+
+from disentax.data import tfds
+from disentax.data.coloured_dsprites import ColouredDSprites
+from disentax.data.digits import Digits
+from disentax.data.dsprites import DSprites
+from disentax.data.multi_dsprites import MultiDSprites
+
+_FACTORIES: dict[str, Callable] = {}
+_KINDS: dict[str, str] = {}
 
 
-def register(name: str):
+def register(name: str, kind: str = "") -> Callable:
+    """Register `factory() -> dataset` under `name`; `kind` is what `disentax list` says about it."""
+
     def wrap(factory):
         _FACTORIES[name] = factory
+        _KINDS[name] = kind
         return factory
 
     return wrap
 
 
-@register("dsprites")
-def _dsprites():
-    from disentax.data.dsprites import DSprites
-
-    return DSprites()
-
-
-# Real datasets through tensorflow-datasets (extra: pip install 'disentax[tfds]'), read from
-# $TFDS_DATA_DIR (default ~/tensorflow_datasets). Ground-truth grids first, then image sets
-# (their train split).
-def _tfds_ground_truth(name):
-    def factory():
-        from disentax.data.tfds import GROUND_TRUTH
-
-        return GROUND_TRUTH[name]()
-
-    return factory
-
-
-def _tfds_images(name):
-    def factory():
-        from disentax.data.tfds import TFDSImages
-
-        return TFDSImages(name, "train")
-
-    return factory
-
-
-for _name in ("dsprites_tfds", "shapes3d", "smallnorb"):
-    register(_name)(_tfds_ground_truth(_name))
-for _name in ("mnist", "fashion_mnist", "svhn_cropped", "cifar10", "celeb_a"):
-    register(_name)(_tfds_images(_name))
-@register("digits")
-def _digits():
-    from disentax.data.digits import Digits
-
-    return Digits("train")
-
-
 def available() -> list[str]:
     return sorted(_FACTORIES)
+
+
+def describe(name: str) -> str:
+    return _KINDS.get(name, "")
 
 
 def get_dataset(name: str):
@@ -62,15 +41,16 @@ def get_dataset(name: str):
     return _FACTORIES[name]()
 
 
-@register("multi_dsprites")
-def _multi_dsprites():
-    from disentax.data.multi_dsprites import MultiDSprites
+register("dsprites", "procedural dSprites, 737,280 images of a 5-factor grid, rendered on device")(DSprites)
+register("multi_dsprites", "procedural scenes of up to 3 coloured sprites, with object counts")(MultiDSprites)
+register("coloured_dsprites", "procedural 32x32 coloured dSprites: shape, scale, position and colour factors")(
+    ColouredDSprites)
+register("digits", "scikit-learn's 1,797 real 8x8 handwritten digits, labelled (offline)")(lambda: Digits("train"))
 
-    return MultiDSprites()
-
-
-@register("coloured_dsprites")
-def _coloured_dsprites():
-    from disentax.data.coloured_dsprites import ColouredDSprites
-
-    return ColouredDSprites()
+# Real datasets through tensorflow-datasets (extra: pip install 'disentax[tfds]'), read from
+# $TFDS_DATA_DIR (default ~/tensorflow_datasets). Ground-truth grids first, then image sets
+# (their train split).
+for _name in ("dsprites_tfds", "shapes3d", "smallnorb"):
+    register(_name, "TFDS, factor grid")(tfds.GROUND_TRUTH[_name])
+for _name in ("mnist", "fashion_mnist", "svhn_cropped", "cifar10", "celeb_a"):
+    register(_name, "TFDS, labelled images")(lambda _n=_name: tfds.TFDSImages(_n, "train"))

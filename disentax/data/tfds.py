@@ -37,8 +37,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from disentax.data.base import GroundTruthDataset
 from disentax.data import dsprites as _dsprites
+from disentax.data.base import GroundTruthDataset
+from disentax.errors import MissingExtraError
 
 __all__ = [
     "CELEB_A_ATTRIBUTES",
@@ -149,9 +150,7 @@ def _tfds():
     try:
         import tensorflow_datasets as tfds
     except ImportError:
-        raise ImportError(
-            "real datasets need tensorflow-datasets: pip install 'disentax[tfds]'"
-        ) from None
+        raise MissingExtraError("real datasets need tensorflow-datasets: pip install 'disentax[tfds]'") from None
     return tfds
 
 

@@ -7,7 +7,6 @@ factors with classifiers fitted on real images, instead of the seed's SVHN digit
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 
 import jax
@@ -173,14 +172,13 @@ def cluster_grid(model, params, key, *, n: int = 8):
     return imgs.reshape(k, n, *imgs.shape[1:])
 
 
-def write_auxiliary_pictures(config, workdir, method, dataset, params, key) -> list[Path]:
-    """reconstructions.png (x, its reconstruction, x~, reconstruction of x~ from z_l),
-    latent_grid.png (rows vary z_l, columns z_g), clusters.png (clustering variant), and on a
-    ground-truth dataset evaluation.json with the swap test (and clustering accuracy)."""
-    model, workdir = method.model, Path(workdir)
-    patch, n = int(config.patch), int(config.get("num_viz_images", 8))
-    k_data, k_enc, k_grid, k_clu, k_eval = jax.random.split(key, 5)
-    batch = method.sample_batch(dataset, k_data, n)
+def write_auxiliary_pictures(model, params, key, workdir, batch) -> list[Path]:
+    """reconstructions.png (x, its reconstruction, x~, reconstruction of x~ from z_l), latent_grid.png
+    (rows vary z_l, columns z_g) and, for the clustering variant, clusters.png, from `batch`
+    {"x", "x_shuffled"} (its size is the number of images per row)."""
+    workdir = Path(workdir)
+    n = int(batch["x"].shape[0])
+    k_enc, k_grid, k_clu = jax.random.split(key, 3)
     o = model.apply({"params": params}, batch["x"], batch["x_shuffled"], k_enc)
     rows = [batch["x"], reconstruction_mean(o["out"], LIKELIHOOD), batch["x_shuffled"],
             reconstruction_mean(o["out_aux"], LIKELIHOOD)]
@@ -191,19 +189,21 @@ def write_auxiliary_pictures(config, workdir, method, dataset, params, key) -> l
     if model.num_clusters:
         image_grid([list(r) for r in np.asarray(cluster_grid(model, params, k_clu, n=n))]).save(workdir / "clusters.png")
         paths.append(workdir / "clusters.png")
-    if hasattr(dataset, "factor_names") and int(config.get("swap_examples", 0)) > 0:
-        m = int(config.swap_examples)
-        k_swap, k_cl = jax.random.split(k_eval)
-        report = {"swap_test": swap_test(k_swap, model, params, dataset, patch, n=m)}
-        if model.num_clusters and config.get("cluster_factor") in dataset.factor_names:
-            report["clustering"] = evaluate_clustering(k_cl, model, params, dataset, config.cluster_factor, m)
-        (workdir / "evaluation.json").write_text(json.dumps(report, indent=2))
-        paths.append(workdir / "evaluation.json")
     return paths
+
+
+def auxiliary_evaluations(model, params, key, dataset, patch: int, n: int, cluster_factor=None) -> dict:
+    """The swap test on a ground-truth dataset and, for the clustering variant with a
+    `cluster_factor` of the dataset, the clustering accuracy, each on `n` images per fit."""
+    k_swap, k_cl = jax.random.split(key)
+    report = {"swap_test": swap_test(k_swap, model, params, dataset, patch, n=n)}
+    if model.num_clusters and cluster_factor in dataset.factor_names:
+        report["clustering"] = evaluate_clustering(k_cl, model, params, dataset, cluster_factor, n)
+    return report
 
 
 __all__ = [
     "cluster_assignments", "cluster_grid", "clustering_accuracy", "decode_mean", "encode_means",
     "evaluate_clustering", "fit_factor_classifiers", "latent_grid", "swap_images", "swap_test",
-    "write_auxiliary_pictures",
+    "auxiliary_evaluations", "write_auxiliary_pictures",
 ]

@@ -195,11 +195,11 @@ def _heat(kl_map_2d, size):
     return np.stack([m, 0.6 * m, 0.2 * m], axis=-1)
 
 
-def write_mvae_pictures(config, workdir, model, dataset, params, key, n: int | None = None) -> list[Path]:
+def write_mvae_pictures(model, params, key, workdir, dataset, n: int = 8) -> list[Path]:
     """kl_maps.png (inputs / reconstructions / KL maps), entity_exchange.png, sequential_decoding.png
-    and object_traversals.png in `workdir`."""
+    and object_traversals.png in `workdir`, from `n` scenes of `dataset` (and `n` more to exchange with)."""
     workdir = Path(workdir)
-    n = int(n or config.get("num_viz_images", 8))
+    n = int(n)
     k_a, k_b = jax.random.split(key)
     x_a = dataset.sample(k_a, n)[0]
     x_b = dataset.sample(k_b, n)[0]

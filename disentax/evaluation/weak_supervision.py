@@ -1,9 +1,8 @@
 """Evaluations of the weak-supervision methods.
 
 - `classification_error`: error of q(y|x) on held-out data (seed 002 Fig. 5 reports it against the
-  labelled-set size l and the supervision rate r); `semi_supervised_sweep` trains one model per
-  (l, r, seed) and tabulates it, with the regression error of each continuous partially-supervised
-  latent next to it when the config has `regression_factors`.
+  labelled-set size l and the supervision rate r; `disentax.runner.studies.semi_supervised_sweep`
+  trains one model per (l, r, seed) and tabulates it).
 - `regression_errors` / `regression_error`: RMSE of the mean of q(c|x) on the standardised target,
   or, for a periodic factor (dSprites orientation), the seed's cosine distance 1 − cos(θ̂ − θ)
   (seed 002 Fig. 7 measures the lighting direction's regression so).
@@ -19,15 +18,14 @@ network; any probabilistic classifier gives the Eq. 8 bound).
 from __future__ import annotations
 
 import math
-import tempfile
-from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from disentax.data.groups import chunk_by_label
+from disentax.data.labelled import regression_columns, standardised_levels
 from disentax.objectives.grouped import product_of_gaussians
 
 __all__ = [
@@ -36,7 +34,6 @@ __all__ = [
     "regression_errors",
     "regression_error",
     "labelled_test_set",
-    "semi_supervised_sweep",
     "accumulated_means",
     "ml_vae_encoder",
     "vae_encoder",
@@ -88,59 +85,12 @@ def regression_error(model, params, images, targets, sizes: Sequence[int], angul
 def labelled_test_set(dataset, key, n: int, label_factor, regression_factors: Sequence = ()):
     """n images of a factor grid with their labels [n] and standardised regression targets [n, R],
     drawn uniformly (the held-out set of `semi_supervised_sweep` for dSprites)."""
-    from disentax.data.labelled import regression_columns, standardised_levels
-
     images, factors = dataset.sample(key, int(n))
     factors = np.asarray(factors)
     labels = factors[:, dataset.factor_index(label_factor)]
     cols = regression_columns(dataset, regression_factors, label_factor)
     targets = standardised_levels(factors[:, list(cols)], [dataset.factor_sizes[c] for c in cols])
     return np.asarray(images), labels, np.asarray(targets, np.float32)
-
-
-def semi_supervised_sweep(config, labels_per_class: Sequence[int], rates: Sequence[float], seeds: Iterable[int],
-                          test_images, test_labels, workdir=None, test_targets=None) -> list[dict]:
-    """Seed 002 Fig. 5 protocol: for each (l, r, seed) train `config` and measure the test error.
-
-    Returns rows {"labels_per_class", "supervision_rate", "seed", "error"}, plus, given
-    `test_targets` [N, R] (standardised, see `labelled_test_set`) for a config with
-    `regression_factors`, one entry per regressed factor: "rmse_<name>" or, for an angular
-    factor, "cosine_<name>". Runs go to `workdir/l{l}_r{r}_s{seed}` (a temporary folder when None).
-    """
-    from disentax.config import validate
-    from disentax.train.loop import train
-
-    names = tuple(config.get("regression_factors", ()) or ())
-    if test_targets is not None and names:
-        from disentax.data.registry import get_dataset
-
-        grid = get_dataset(config.dataset)
-        sizes = [grid.factor_sizes[grid.factor_index(f)] for f in names]
-        angular = [grid.factor_names[grid.factor_index(f)] in ANGULAR_FACTORS for f in names]
-    rows = []
-    tmp = tempfile.TemporaryDirectory() if workdir is None else None
-    base = Path(tmp.name if tmp else workdir)
-    try:
-        for l in labels_per_class:
-            for r in rates:
-                for seed in seeds:
-                    c = config.copy_and_resolve_references()
-                    c.labels_per_class, c.supervision_rate, c.seed, c.labelled_seed = int(l), float(r), int(seed), int(seed)
-                    c.progress = False
-                    validate(c)
-                    out = train(c, base / f"l{l}_r{r}_s{seed}", write_pictures=False)
-                    model, params = out["method"].model, out["state"].params
-                    err = classification_error(model, params, test_images, test_labels)
-                    row = {"labels_per_class": int(l), "supervision_rate": float(r), "seed": int(seed), "error": err}
-                    if test_targets is not None and names:
-                        errs = regression_error(model, params, test_images, test_targets, sizes, angular)
-                        for name, a, e in zip(names, angular, errs):
-                            row[f"{'cosine' if a else 'rmse'}_{name}"] = float(e)
-                    rows.append(row)
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
-    return rows
 
 
 def accumulated_means(encode: Callable, images, labels, k: int, rng: np.random.Generator) -> np.ndarray:

@@ -25,6 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from disentax.data.host_pipeline import PrefetchBatches
+
 __all__ = [
     "NotApplicable",
     "check_codes_factors",
@@ -93,8 +95,6 @@ def host_stream(make: Callable[[int], Any], count: int, prefetch: int = 2) -> It
     """``make(0), ..., make(count - 1)`` in order, computed by a background thread up to
     `prefetch` items ahead (:class:`~disentax.data.host_pipeline.PrefetchBatches`), so host
     reads overlap the device work done on the previous item. Results do not depend on timing."""
-    from disentax.data.host_pipeline import PrefetchBatches
-
     count = int(count)
     source = PrefetchBatches(lambda i: make(i) if i < count else None, prefetch=prefetch)
     try:

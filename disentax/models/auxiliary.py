@@ -103,19 +103,20 @@ class AuxiliaryVAE(nn.Module):
         return o
 
 
-def build_auxiliary_vae(config, image_shape) -> AuxiliaryVAE:
-    """From `config.model` (encoder, conv_channels, hidden, mlp_hidden, likelihood) and
-    `config.global_dim`, `config.local_dim`, `config.num_clusters`, `config.temperature`."""
-    m = config.model
-    k = int(config.get("num_clusters", 0))
-    dg, dl = int(config.global_dim), int(config.local_dim)
+def build_auxiliary_vae(model_config, image_shape, *, global_dim: int, local_dim: int, num_clusters: int = 0,
+                        temperature: float = 0.5) -> AuxiliaryVAE:
+    """From `config.model` (encoder, conv_channels, hidden, mlp_hidden, likelihood), the two codes'
+    sizes and, for the clustering variant, the number of clusters and their Concrete temperature."""
+    m = model_config
+    k, dg, dl = int(num_clusters), int(global_dim), int(local_dim)
     if m.encoder == "conv":
         kw = dict(kind="conv", channels=tuple(m.conv_channels), hidden=tuple(m.hidden))
-        dec = lambda: ConvDecoder(image_shape=tuple(image_shape), channels=tuple(m.conv_channels[:-1]),
+        dec = lambda: ConvDecoder(image_shape=tuple(image_shape), channels=tuple(m.conv_channels[:-1]),  # noqa: E731
                                   hidden=tuple(m.hidden), likelihood=m.likelihood)
     else:
         kw = dict(kind="mlp", hidden=tuple(m.mlp_hidden))
-        dec = lambda: MLPDecoder(image_shape=tuple(image_shape), hidden=tuple(m.mlp_hidden), likelihood=m.likelihood)
+        dec = lambda: MLPDecoder(image_shape=tuple(image_shape), hidden=tuple(m.mlp_hidden),  # noqa: E731
+                                 likelihood=m.likelihood)
     return AuxiliaryVAE(
         global_encoder=Encoder(latent_dim=dg, num_classes=k, **kw),
         local_encoder=Encoder(latent_dim=dl, **kw),
@@ -123,5 +124,5 @@ def build_auxiliary_vae(config, image_shape) -> AuxiliaryVAE:
         aux_decoder=dec(),
         global_dim=dg,
         num_clusters=k,
-        temperature=float(config.get("temperature", 0.5)),
+        temperature=float(temperature),
     )

@@ -13,21 +13,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from disentax.models.layers import Up
-
-# Parameters of p(x|z) per image channel. Bernoulli: logits. Gaussian: the mean (its
-# variance is fixed by the objective). Discretized logistic: location and log-scale.
-_NUM_PARAMS = {"bernoulli": 1, "gaussian": 1, "logistic": 2}
-
-
-def likelihood_params(likelihood: str) -> int:
-    """Number of decoder outputs per image channel for `likelihood`."""
-    try:
-        return _NUM_PARAMS[likelihood]
-    except KeyError:
-        raise ValueError(
-            f"unknown likelihood {likelihood!r}; allowed: {sorted(_NUM_PARAMS)}"
-        ) from None
-
+from disentax.objectives.elbo import likelihood_params
 
 class ConvDecoder(nn.Module):
     """Dense(hidden)... -> Dense(4*4*c) -> 4 x ConvTranspose(4x4, stride 2) -> [B, 64, 64, C*P]."""
@@ -85,11 +71,3 @@ class MLPDecoder(nn.Module):
             h = nn.tanh(nn.Dense(w)(h))
         out = nn.Dense(height * width * out_channels * p)(h)
         return out.reshape(z.shape[0], height, width, out_channels * p)
-
-
-def split_decoder_output(out, likelihood: str):
-    """Split decoder output [..., C*P] into the tuple of likelihood parameters, each [..., C]."""
-    p = likelihood_params(likelihood)
-    if p == 1:
-        return (out,)
-    return tuple(jnp.split(out, p, axis=-1))

@@ -202,19 +202,20 @@ class FlatVAE(nn.Module):
         return {"mu": mu, "logvar": logvar, "z": z, "out": self.decode(z)}
 
 
-def build_mvae(model_config, image_shape, *, flat: bool = False):
-    """MVAE (or, with flat=True, the matched VAE of latent size `model.latent_dim`) from `config.model`."""
-    m = model_config
-    out_per_channel = 2 if m.likelihood == "logistic" else 1
+def build_mvae(arch, likelihood: str, image_shape, *, flat_dim: int = 0):
+    """The MVAE from `arch` (a method's config group: num_objects, object_dim, enc_channels,
+    enc_pools, head_channels, g_hidden, map_shape, g_channels, h_channels, pooling), or with
+    `flat_dim` > 0 the matched standard VAE with one Gaussian of `flat_dim` dimensions."""
+    out_per_channel = 2 if likelihood == "logistic" else 1
     enc = CandidateEncoder(
-        object_dim=int(m.object_dim), channels=tuple(m.enc_channels), pools=tuple(m.enc_pools),
-        head_channels=int(m.head_channels), flat_dim=int(m.latent_dim) if flat else 0,
+        object_dim=int(arch.object_dim) if not flat_dim else 1, channels=tuple(arch.enc_channels),
+        pools=tuple(arch.enc_pools), head_channels=int(arch.head_channels), flat_dim=int(flat_dim),
     )
     dec = ObjectDecoder(
-        image_shape=tuple(image_shape), g_hidden=tuple(m.g_hidden), map_shape=tuple(m.map_shape),
-        g_channels=tuple(m.g_channels), h_channels=tuple(m.h_channels), pooling=m.pooling,
+        image_shape=tuple(image_shape), g_hidden=tuple(arch.g_hidden), map_shape=tuple(arch.map_shape),
+        g_channels=tuple(arch.g_channels), h_channels=tuple(arch.h_channels), pooling=arch.pooling,
         out_per_channel=out_per_channel,
     )
-    if flat:
+    if flat_dim:
         return FlatVAE(encoder=enc, decoder=dec)
-    return MVAE(encoder=enc, decoder=dec, num_objects=int(m.num_objects))
+    return MVAE(encoder=enc, decoder=dec, num_objects=int(arch.num_objects))

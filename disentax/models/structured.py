@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from disentax import distributions as dist
 from disentax.models.decoders import ConvDecoder, MLPDecoder
 from disentax.models.encoders import ConvEncoder, MLPEncoder
+from disentax.objectives.grouped import product_of_gaussians
 
 __all__ = ["Trunk", "StructuredVAE", "GroupedVAE", "build_structured_vae", "build_grouped_vae", "make_decoder"]
 
@@ -182,8 +183,6 @@ class GroupedVAE(nn.Module):
     def __call__(self, x, key, segment_ids, num_groups: int):
         """Algorithm 1 for a flat batch of groups: encode, accumulate content per group (Eq. 7),
         draw one c_{G,i} per observation and one s_i, decode."""
-        from disentax.objectives.grouped import product_of_gaussians
-
         mu_s, logvar_s, mu_c, logvar_c = self.encode(x)
         mu_g, logvar_g = product_of_gaussians(mu_c, logvar_c, segment_ids, num_groups)
         k_c, k_s = jax.random.split(key)

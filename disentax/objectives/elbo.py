@@ -12,9 +12,27 @@ import chex
 import jax.numpy as jnp
 
 from disentax import distributions as dist
-from disentax.models.decoders import likelihood_params, split_decoder_output
 
 LIKELIHOODS = ("bernoulli", "gaussian", "logistic")
+# Parameters of p(x|z) per image channel. Bernoulli: logits. Gaussian: the mean (its variance is
+# fixed, see `reconstruction_log_likelihood`). Discretized logistic: location and log-scale.
+_NUM_PARAMS = {"bernoulli": 1, "gaussian": 1, "logistic": 2}
+
+
+def likelihood_params(likelihood: str) -> int:
+    """Number of decoder outputs per image channel for `likelihood`."""
+    try:
+        return _NUM_PARAMS[likelihood]
+    except KeyError:
+        raise ValueError(f"unknown likelihood {likelihood!r}; allowed: {sorted(_NUM_PARAMS)}") from None
+
+
+def split_decoder_output(out, likelihood: str):
+    """Split decoder output [..., C*P] into the tuple of likelihood parameters, each [..., C]."""
+    p = likelihood_params(likelihood)
+    if p == 1:
+        return (out,)
+    return tuple(jnp.split(out, p, axis=-1))
 
 
 def reconstruction_log_likelihood(x, out, likelihood: str = "bernoulli"):

@@ -27,9 +27,10 @@ procedural datasets) is the batch a single device would sample.
 Multi-host: `setup(config)` calls `jax.distributed.initialize()` when `config.distributed`
 is "on", or "auto" and a launcher's environment is present (see `LAUNCHER_ENV`; a plain
 launcher sets JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID, see
-`process_layout`); every process then sees the global device list and the same mesh, each
-process feeds its own slice of a host-made batch (`shard_batch`), orbax writes and restores
-global arrays, and only process 0 writes the run's other files. Tested with two CPU
+`process_layout`); every process then sees the global device list and the same mesh. Batches
+are made directly in their data sharding (`disentax.data.host_pipeline`: jitted with
+`batch_shardings` as out_shardings on device; host-read rows of each process assembled into global
+arrays), orbax writes and restores global arrays, and only process 0 writes the run's other files. Tested with two CPU
 processes of two devices each against one process of four
 (tests/multidevice/test_multiprocess.py).
 
@@ -45,6 +46,8 @@ from typing import Any, Callable
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from disentax.errors import ConfigError
 
 DATA_AXIS = "data"
 
@@ -124,8 +127,6 @@ def setup(config) -> Mesh:
     mesh = make_mesh()
     n = mesh.size
     if int(config.batch_size) % n:
-        from disentax.config import ConfigError
-
         raise ConfigError(
             f"config.batch_size={config.batch_size} must be divisible by the {n} devices of the data mesh; "
             "change it or set config.data_parallel=False"
@@ -173,18 +174,6 @@ def shard_batch(batch: Any, mesh: Mesh) -> Any:
         return jax.device_put(x, sharding if _splits(x, mesh) else replicated(mesh))
 
     return jax.tree.map(put, batch)
-
-
-def jit_sampler(sample: Callable, mesh: Mesh) -> Callable:
-    """jit `sample(key) -> batch` so the batch is produced directly in its data sharding."""
-    jitted = {}
-
-    def call(key):
-        if "fn" not in jitted:  # the batch's structure is known once its shapes are
-            jitted["fn"] = jax.jit(sample, out_shardings=batch_shardings(jax.eval_shape(sample, key), mesh))
-        return jitted["fn"](key)
-
-    return call
 
 
 def jit_init(init_state: Callable, mesh: Mesh) -> Callable:

@@ -1,45 +1,46 @@
-"""The train step: the one hot path. Pure: (state, batch, key) -> (state, metrics)."""
+"""The train step, the one hot path: `train_step(state, batch, key) -> (state, metrics)`, pure.
+
+Every method with an optimiser builds its step here, so the gradient update is written once.
+"""
 from __future__ import annotations
 
 from typing import Callable
 
 import jax
-import jax.numpy as jnp
 import optax
 
 from disentax.train.state import TrainState
 
 
-def make_vae_train_step(model, tx: optax.GradientTransformation, objective: Callable, diagnostics: Callable | None = None):
-    """Build `train_step(state, x, key)` for a single-network VAE method.
+def make_train_step(loss_fn: Callable, tx: optax.GradientTransformation, *, diagnostics: Callable | None = None,
+                    update_extra: Callable | None = None) -> Callable:
+    """Build `train_step(state, batch, key) -> (state, metrics)` around one loss.
 
-    `objective(x, outputs, step) -> (loss, aux)` receives the model outputs
-    (`mu`, `logvar`, `z`, `out`); `diagnostics(outputs) -> dict`, if given, adds
-    gradient-free quantities to the metrics (e.g. the ELBO decomposition).
+    - `loss_fn(params, batch, key, state) -> (loss, (aux, outputs))`: differentiated in `params`
+      (the first argument); `state` is the pre-step state (its `step`, and `extra` networks, which
+      the loss must put behind `stop_gradient` if it reads them). `aux` is a dict of metrics,
+      `outputs` whatever `diagnostics` and `update_extra` read (the model outputs).
+    - `diagnostics(outputs) -> dict`: gradient-free metrics (e.g. the ELBO decomposition).
+    - `update_extra(state, outputs, batch, key) -> (extra, metrics)`: updates further networks in
+      `state.extra` from the pre-step state (simultaneous gradient descent, as FactorVAE's
+      discriminator); the new `extra` goes into the new state.
+
+    metrics = {"loss", **aux, "grad_norm", **extra metrics, **diagnostics}.
     """
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
-    def loss_fn(params, x, key, step):
-        outputs = model.apply({"params": params}, x, key)
-        loss, aux = objective(x, outputs, step)
-        return loss, (aux, outputs)
-
-    def train_step(state: TrainState, x, key):
-        (loss, (aux, outputs)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            state.params, x, key, state.step
-        )
-        updates, opt_state = tx.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
+    def train_step(state: TrainState, batch, key):
+        (loss, (aux, outputs)), grads = grad_fn(state.params, batch, key, state)
         metrics = {"loss": loss, **aux, "grad_norm": optax.tree.norm(grads)}
+        changes = {}
+        if update_extra is not None:
+            changes["extra"], extra_metrics = update_extra(state, outputs, batch, key)
+            metrics.update(extra_metrics)
         if diagnostics is not None:
             metrics.update(jax.lax.stop_gradient(diagnostics(outputs)))
-        new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
-        return new_state, metrics
+        return state.apply_gradients(tx, grads, **changes), metrics
 
     return train_step
 
 
-def init_vae_state(model, tx: optax.GradientTransformation, key, x) -> TrainState:
-    """Initialise parameters from `key` on an example batch `x` and the optimiser state."""
-    init_key, sample_key = jax.random.split(key)
-    params = model.init(init_key, x, sample_key)["params"]
-    return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params), extra={})
+__all__ = ["make_train_step"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from helpers import finish, free_port, launch_python
 
-from disentax.train.restore import restore_run
+from disentax.runner.restore import restore_run
 from disentax.train.sharding import initialize_distributed, process_layout
 
 OVERRIDES = ["--config.model.encoder=mlp", "--config.model.mlp_hidden=(32,)", "--config.batch_size=16",

@@ -14,45 +14,17 @@ from jax.sharding import PartitionSpec as P
 from disentax import config as cfg
 from disentax import methods
 from disentax.data.registry import get_dataset
-from disentax.train import loop, sharding
+from disentax.runner import loop
+from disentax.train import sharding
 from disentax.train.checkpoint import Checkpointer
+
+import helpers
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Per-method overrides on top of the method's own config file (tiny model, global batch 16).
-# Methods not listed need none; add a row when a method needs a smaller setting to be quick.
-_MVAE_TINY = {"model.enc_channels": (4, 4, 4, 4), "model.head_channels": 4, "model.g_hidden": (16,),
-              "model.map_shape": (8, 8, 2), "model.g_channels": (4, 4), "model.h_channels": (4, 4)}
-METHOD_OVERRIDES: dict[str, dict] = {
-    "mvae": _MVAE_TINY,
-    "mvae_baseline": _MVAE_TINY,
-    "auxiliary_vae": {"global_dim": 3, "local_dim": 2},
-    "auxiliary_vae_clustering": {"global_dim": 3, "local_dim": 2},
-}
-# Methods whose config is not `<method>_dsprites`.
-CONFIG_FOR = {
-    "mvae": "mvae_multi_dsprites",
-    "mvae_baseline": "vae_multi_dsprites",
-    "auxiliary_vae": "auxiliary_vae_coloured_dsprites",
-    "auxiliary_vae_clustering": "auxiliary_vae_clustering_coloured_dsprites",
-}
-TINY = {"model.encoder": "mlp", "model.mlp_hidden": (32,), "model.latent_dim": 4}
-
-
 def tiny_config(method, **overrides):
-    try:
-        c = cfg.load_config_file(CONFIG_FOR.get(method, f"{method}_dsprites"))
-    except cfg.ConfigError:
-        c = cfg.base_config()
-        c.method = method
-    c.batch_size, c.num_steps, c.log_every, c.checkpoint_every, c.progress = 16, 4, 2, 2, False
-    for k, v in {**TINY, **METHOD_OVERRIDES.get(method, {}), **overrides}.items():
-        node = c
-        *path, leaf = k.split(".")
-        for p in path:
-            node = node[p]
-        node[leaf] = v
-    return cfg.validate(c)
+    # Global batch 16: two examples per device.
+    return helpers.tiny_config(method, batch_size=16, **overrides)
 
 
 def _close(a, b, rtol=2e-4, atol=2e-5):
@@ -65,10 +37,10 @@ def _close(a, b, rtol=2e-4, atol=2e-5):
 
 def _one_step_both_ways(c):
     dataset = get_dataset(c.dataset)
-    method = methods.build(c, dataset.image_shape)
+    method = methods.build(c, dataset)
     k_data, k_init, k_step = jax.random.split(jax.random.PRNGKey(0), 3)
     one = jax.devices()[0]
-    batch = jax.device_put(jax.jit(lambda k: method.sample_batch(dataset, k, 16))(k_data), one)
+    batch = jax.device_put(jax.jit(lambda k: method.sample_batch(k, 16))(k_data), one)
     state = jax.device_put(jax.jit(method.init_state)(k_init, batch), one)
     # Two steps so the second sees optimiser moments produced by the (sharded) first.
     single = jax.jit(method.train_step)
@@ -128,7 +100,7 @@ def _leaves_equal(a, b):
 def test_checkpoint_moves_between_8_and_1_devices(tmp_path):
     c = tiny_config("beta_vae")
     dataset = get_dataset(c.dataset)
-    method = methods.build(c, dataset.image_shape)
+    method = methods.build(c, dataset)
     x = dataset.sample(jax.random.PRNGKey(1), 16)[0]
     mesh8, mesh1 = sharding.make_mesh(), sharding.make_mesh(jax.devices()[:1])
     state = jax.jit(method.init_state)(jax.random.PRNGKey(2), x)
@@ -146,11 +118,11 @@ def test_checkpoint_moves_between_8_and_1_devices(tmp_path):
 
 def test_loop_on_8_devices_matches_1_and_restores_in_a_one_device_process(tmp_path):
     c8 = tiny_config("beta_vae")
-    r8 = loop.train(c8, tmp_path / "d8", write_pictures=True)
+    r8 = loop.train(c8, tmp_path / "d8", finish=True)
     assert all(len(l.sharding.device_set) == 8 for l in jax.tree.leaves(r8["state"]))
     assert (tmp_path / "d8" / "reconstructions.png").exists()
     c1 = tiny_config("beta_vae", data_parallel=False)
-    r1 = loop.train(c1, tmp_path / "d1", write_pictures=False)
+    r1 = loop.train(c1, tmp_path / "d1", finish=False)
     assert all(len(l.sharding.device_set) == 1 for l in jax.tree.leaves(r1["state"]))
     _close(r8["state"].params, r1["state"].params)
 
@@ -158,10 +130,10 @@ def test_loop_on_8_devices_matches_1_and_restores_in_a_one_device_process(tmp_pa
     script = f"""
 import json, jax, numpy as np
 from disentax import config as cfg
-from disentax.train import loop
+from disentax.runner import loop
 c = cfg.from_dict(json.load(open({str(tmp_path / 'd8' / 'config.json')!r})))
 assert jax.device_count() == 1
-r = loop.train(c, {str(tmp_path / 'd8')!r}, write_pictures=False)
+r = loop.train(c, {str(tmp_path / 'd8')!r}, finish=False)
 np.savez({str(tmp_path / 'restored.npz')!r}, *[np.asarray(l) for l in jax.tree.leaves(r['state'])])
 """
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}

@@ -10,7 +10,7 @@ tfds = pytest.importorskip(
 
 from disentax import config as cfg  # noqa: E402
 from disentax.data import DSprites  # noqa: E402
-from disentax.train import loop  # noqa: E402
+from disentax.runner import loop  # noqa: E402
 from grid_fakes import grid_sources  # noqa: E402
 
 # name -> (method, dataset, batch, beta, gamma, gaussian latents, concrete categories)
@@ -31,10 +31,11 @@ def _dsprites_images(flats):
 def test_config_has_the_published_settings_and_trains_without_nan(name, tmp_path):
     c = cfg.load_config_file(name)
     method, dataset, batch, beta, gamma, latents, categories = PUBLISHED[name]
-    assert (c.method, c.dataset, c.batch_size, c.beta, c.gamma, c.model.latent_dim) == (
+    hp = c[c.method]
+    assert (c.method, c.dataset, c.batch_size, hp.beta, hp.gamma, c.model.latent_dim) == (
         method, dataset, batch, beta, gamma, latents)
-    assert c.estimator == "hfvae" and c.alpha == 1.0
-    assert c.get("num_categories") == categories
+    assert hp.estimator == "hfvae" and hp.alpha == 1.0
+    assert hp.get("num_categories") == categories
     # Tiny sizes from the test; the rest of the config as published.
     c.batch_size, c.num_steps, c.log_every, c.checkpoint_every, c.progress = 8, 3, 3, 3, False
     c.model.encoder, c.model.mlp_hidden, c.model.latent_dim = "mlp", (32,), 4
@@ -47,7 +48,7 @@ def test_config_has_the_published_settings_and_trains_without_nan(name, tmp_path
     else:
         mock = tfds.testing.mock_data(num_examples=16)
     with mock:
-        result = loop.train(c, tmp_path, write_pictures=False)
+        result = loop.train(c, tmp_path, finish=False)
     assert result["step"] == 3
     assert all(np.isfinite(v) for v in result["metrics"].values() if np.ndim(v) == 0), result["metrics"]
     codes = result["method"].representation(result["state"].params, np.zeros((2, 64, 64, 3 if dataset == "celeb_a" else 1), np.float32))

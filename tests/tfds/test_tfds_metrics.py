@@ -17,7 +17,8 @@ from disentax import config as cfg  # noqa: E402
 from disentax import metrics  # noqa: E402
 from disentax.data import DSprites, GroundTruthDataset, registry  # noqa: E402
 from disentax.data import tfds as dtfds  # noqa: E402
-from disentax.train import loop  # noqa: E402
+from disentax.runner import loop  # noqa: E402
+from helpers import configure  # noqa: E402
 from grid_fakes import grid_sources  # noqa: E402
 
 # Protocol sizes cut for speed; DCI with 10-tree forests instead of gradient boosting (the
@@ -130,9 +131,7 @@ def tiny(config_name, dataset=None, **overrides):
         c.dataset = dataset
     c.batch_size, c.num_steps, c.log_every, c.checkpoint_every, c.progress = 8, 3, 3, 3, False
     c.model.encoder, c.model.mlp_hidden, c.model.latent_dim = "mlp", (32,), 4
-    for k, v in overrides.items():
-        c[k] = v
-    return cfg.validate(c)
+    return configure(c, **overrides)
 
 
 def test_every_default_metric_is_finite_on_tfds_shapes3d_with_an_encoder():
@@ -152,7 +151,7 @@ def test_every_default_metric_is_finite_on_tfds_shapes3d_with_an_encoder():
         ds = registry.get_dataset("shapes3d")
         assert ds.on_host and ds.image_shape == (64, 64, 3)
         small = {**SMALL, "num_train": 48}
-        out = metrics.evaluate(jax.random.PRNGKey(1), rep, ds, encode_fn=enc, **small)
+        out = metrics.evaluate(jax.random.PRNGKey(1), rep, ds, posterior_fn=enc, **small)
         again = metrics.evaluate(jax.random.PRNGKey(1), rep, ds, "mig", **small)
     assert set(out) == set(metrics.DEFAULT_METRICS) and _finite(out), out
     assert len(out["information"]["mi_x"]) == 6
@@ -167,7 +166,7 @@ def test_every_default_metric_is_finite_on_tfds_shapes3d_with_an_encoder():
 def test_evaluate_cli_on_a_run_trained_on_tfds_dsprites(tmp_path, capsys, monkeypatch):
     c = tiny("hfvae_dsprites_tfds")
     with tfds.testing.mock_data(as_data_source_fn=_dsprites_grid()):
-        result = loop.train(c, tmp_path, write_pictures=False)
+        result = loop.train(c, tmp_path, finish=False)
         assert result["step"] == 3 and np.isfinite(result["metrics"]["loss"])
         args = ["evaluate", "--workdir", str(tmp_path), "--num-train", "32", "--num-eval", "32",
                 "--num-variance-estimate", "64", "--dci-importance", "random_forest", "--no-progress"]
@@ -177,7 +176,14 @@ def test_evaluate_cli_on_a_run_trained_on_tfds_dsprites(tmp_path, capsys, monkey
     record = json.loads((tmp_path / "metrics.json").read_text())
     assert record["dataset"] == "dsprites_tfds" and record["step"] == 3
     assert set(record["metrics"]) == set(metrics.DEFAULT_METRICS) and _finite(record["metrics"])
-    assert set(record["metrics"]["information"]["mi_factors"]) == set(DSprites().factor_names)
+    # HFVAE's default code holds the Concrete probabilities too: no Gaussian posterior for it, and
+    # the message says how to score the Gaussian group alone, which then gets its 4 dimensions.
+    assert "--code z" in record["metrics"]["information"]["not_applicable"]
+    with tfds.testing.mock_data(as_data_source_fn=_dsprites_grid()):
+        assert cli.main(args + ["--code", "z", "--metrics", "information"]) == 0
+    z = json.loads((tmp_path / "metrics_z.json").read_text())["metrics"]["information"]
+    assert set(z["mi_factors"]) == set(DSprites().factor_names) and len(z["mi_x"]) == 4
+    capsys.readouterr()
     # Without the data (another machine, say), the same command is a one-line error naming the
     # dataset and the command that prepares it.
     empty = tmp_path / "no_data"

@@ -14,16 +14,16 @@ SCRIPT = textwrap.dedent("""
     import sys
     import numpy as np, jax, tensorflow_datasets as tfds
     from disentax import config as cfg
-    from disentax.train import loop
+    from disentax.runner import loop
     name, dataset, workdir, out = sys.argv[1:5]
     c = cfg.load_config_file(name)
     c.dataset = dataset
     c.batch_size, c.num_steps, c.log_every, c.checkpoint_every, c.progress = 8, 4, 2, 4, False
     c.model.encoder, c.model.mlp_hidden, c.model.latent_dim = "mlp", (16,), 4
     if c.method == "ml_vae":
-        c.group_size, c.style_dim, c.content_dim = 2, 2, 2  # 4 groups = this host's 4 rows: the ambiguous case
+        c.ml_vae.group_size, c.ml_vae.style_dim, c.ml_vae.content_dim = 2, 2, 2  # 4 groups = this host's 4 rows: the ambiguous case
     with tfds.testing.mock_data(num_examples=40):
-        r = loop.train(cfg.validate(c), workdir, write_pictures=False)
+        r = loop.train(cfg.validate(c), workdir, finish=False)
     leaves = [np.asarray(l.addressable_data(0)) for l in jax.tree.leaves(r["state"].params)]
     if jax.process_index() == 0:
         np.savez(out, *leaves)

@@ -11,9 +11,10 @@ from disentax import config as cfg  # noqa: E402
 from disentax.data import registry  # noqa: E402
 from disentax.data.host_pipeline import PrefetchBatches, make_batch_source  # noqa: E402
 from disentax.methods import build  # noqa: E402
-from disentax.train import loop  # noqa: E402
+from disentax.runner import loop  # noqa: E402
 from disentax.train.checkpoint import Checkpointer  # noqa: E402
 from disentax.train.logging import read_metrics  # noqa: E402
+from helpers import configure  # noqa: E402
 
 
 def mnist_config(**overrides):
@@ -22,9 +23,7 @@ def mnist_config(**overrides):
     c.batch_size, c.num_steps, c.log_every, c.checkpoint_every = 8, 6, 2, 3
     c.progress = False
     c.model.encoder, c.model.mlp_hidden, c.model.latent_dim = "mlp", (32,), 4
-    for k, v in overrides.items():
-        c[k] = v
-    return cfg.validate(c)
+    return configure(c, **overrides)
 
 
 def _same(a, b):
@@ -35,9 +34,9 @@ def test_loop_batches_are_the_datasets_sample_at_fold_in_of_the_step():
     c = mnist_config()
     with tfds.testing.mock_data(num_examples=40):
         ds = registry.get_dataset("mnist")
-        method = build(c, ds.image_shape)
+        method = build(c, ds)
         data_key = loop.run_keys(c.seed)[1]
-        source = make_batch_source(method, ds, data_key, 8)
+        source = make_batch_source(method.sample_batch, ds.on_host, data_key, 8)
         assert isinstance(source, PrefetchBatches)
         try:
             for step in (0, 1, 2, 5, 6, 3):  # in order, then a jump forward, then back
@@ -52,7 +51,7 @@ def test_loop_batches_are_the_datasets_sample_at_fold_in_of_the_step():
 def test_training_on_mock_mnist_resumes_exactly(tmp_path, monkeypatch):
     c = mnist_config()
     with tfds.testing.mock_data(num_examples=40):
-        straight = loop.train(c, tmp_path / "straight", write_pictures=False)
+        straight = loop.train(c, tmp_path / "straight", finish=False)
 
         real_write = loop.MetricWriter.write
 
@@ -63,10 +62,10 @@ def test_training_on_mock_mnist_resumes_exactly(tmp_path, monkeypatch):
 
         monkeypatch.setattr(loop.MetricWriter, "write", write_then_interrupt)
         with pytest.raises(KeyboardInterrupt):
-            loop.train(c, tmp_path / "resumed", write_pictures=False)
+            loop.train(c, tmp_path / "resumed", finish=False)
         monkeypatch.setattr(loop.MetricWriter, "write", real_write)
         assert Checkpointer(tmp_path / "resumed" / "checkpoints").latest_step() == 4
-        resumed = loop.train(c, tmp_path / "resumed", write_pictures=False)
+        resumed = loop.train(c, tmp_path / "resumed", finish=False)
     assert straight["step"] == resumed["step"] == 6
     assert np.isfinite(straight["metrics"]["loss"])
     assert _same(straight["state"].params, resumed["state"].params)

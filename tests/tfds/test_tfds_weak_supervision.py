@@ -14,7 +14,8 @@ from disentax.data import class_index as ci  # noqa: E402
 from disentax.data import registry  # noqa: E402
 from disentax.data.groups import group_batch_sampler  # noqa: E402
 from disentax.data.labelled import labelled_indices, semi_supervised_sampler  # noqa: E402
-from disentax.train import loop  # noqa: E402
+from disentax.runner import loop  # noqa: E402
+from helpers import configure, same_leaves, train_until_interrupted  # noqa: E402
 from disentax.train.checkpoint import Checkpointer  # noqa: E402
 from disentax.train.logging import read_metrics  # noqa: E402
 
@@ -101,12 +102,10 @@ def _tiny(name, **overrides):
     else:
         c.model.conv_channels, c.model.hidden = (8, 8, 8), (16,)
     if c.method == "semi_supervised":
-        c.labels_per_class, c.supervision_rate = 3, 0.5
+        c.semi_supervised.labels_per_class, c.semi_supervised.supervision_rate = 3, 0.5
     else:
-        c.group_size, c.style_dim, c.content_dim = 4, 3, 3
-    for k, v in overrides.items():
-        c[k] = v
-    return cfg.validate(c)
+        c.ml_vae.group_size, c.ml_vae.style_dim, c.ml_vae.content_dim = 4, 3, 3
+    return configure(c, **overrides)
 
 
 @pytest.mark.parametrize("name,pictures", [("semi_supervised_svhn", ["analogies.png"]),
@@ -114,7 +113,7 @@ def _tiny(name, **overrides):
 def test_config_trains_on_mock_data_without_nan(tmp_path, name, pictures):
     c = _tiny(name)
     with tfds.testing.mock_data(num_examples=N):
-        out = loop.train(c, tmp_path, write_pictures=True)
+        out = loop.train(c, tmp_path, finish=True)
     records = read_metrics(tmp_path)
     assert out["step"] == 6 and len(records) == 3
     assert all(np.isfinite(r["loss"]) for r in records)
@@ -123,14 +122,12 @@ def test_config_trains_on_mock_data_without_nan(tmp_path, name, pictures):
 
 
 def test_semi_supervised_mnist_resumes_exactly(tmp_path, monkeypatch):
-    from helpers import same_leaves, train_until_interrupted
-
     c = _tiny("semi_supervised_mnist")
     with tfds.testing.mock_data(num_examples=N):
-        straight = loop.train(c, tmp_path / "straight", write_pictures=False)
+        straight = loop.train(c, tmp_path / "straight", finish=False)
         train_until_interrupted(c, tmp_path / "resumed", 4, monkeypatch)
         assert Checkpointer(tmp_path / "resumed" / "checkpoints").latest_step() == 4
-        resumed = loop.train(c, tmp_path / "resumed", write_pictures=False)
+        resumed = loop.train(c, tmp_path / "resumed", finish=False)
     a, b = read_metrics(tmp_path / "straight"), read_metrics(tmp_path / "resumed")
     assert all(np.isfinite(r["loss"]) for r in a)
     assert same_leaves(straight["state"].params, resumed["state"].params)

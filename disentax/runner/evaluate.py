@@ -1,0 +1,176 @@
+"""Score a trained run: what `disentax evaluate` does, and the tables it prints.
+
+`evaluate_run(workdir)` restores the latest checkpoint, picks one of the method's codes (its
+default unless `code=` names another), checks on a probe batch that the code's representation
+and posterior have the dimensions the code declares, runs the metrics
+(`disentax.metrics.suite.evaluate`) and writes `metrics.json` (`metrics_<code>.json` for a code
+other than the default).
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import jax
+import numpy as np
+
+from disentax.errors import ConfigError
+from disentax.methods.contract import Code, Method
+from disentax.metrics.suite import evaluate, parse_metric_names
+from disentax.runner.restore import restore_run
+
+__all__ = ["evaluate_run", "format_scores", "format_dimension_tables", "scoring_functions"]
+
+
+def scoring_functions(method: Method, params, code: str | None = None) -> tuple[str, Code, Callable, Callable | None]:
+    """(code name, Code, x -> representation [B, D], x -> posterior or None) of a trained method."""
+    try:
+        name = method.default_code if code is None else code
+        chosen = method.code(name)
+    except KeyError as e:
+        raise ConfigError(str(e).strip("'\"")) from None
+    representation = lambda x: chosen.representation(params, x)  # noqa: E731
+    posterior = None if chosen.posterior is None else (lambda x: chosen.posterior(params, x))
+    return name, chosen, representation, posterior
+
+
+def _check_dimensions(method: Method, name: str, code: Code, representation, posterior, x) -> None:
+    """The code's arrays have the declared D columns: a mismatch is a bug in the method, not data."""
+    rep = jax.eval_shape(representation, x)
+    if rep.shape != (x.shape[0], code.dim):
+        raise ValueError(f"method {method.name!r}, code {name!r}: representation has shape {rep.shape}, "
+                         f"its blocks ({code.layout()}) declare {code.dim} dimensions")
+    if posterior is not None:
+        post = jax.eval_shape(posterior, x)
+        for field in ("mean", "logvar"):
+            shape = getattr(post, field).shape
+            if shape != (x.shape[0], code.dim):
+                raise ValueError(f"method {method.name!r}, code {name!r}: posterior {field} has shape {shape}, "
+                                 f"not [B, {code.dim}] like the representation")
+
+
+def evaluate_run(workdir, metrics: str | Sequence[str] | None = None, *, code: str | None = None, seed: int = 0,
+                 num_train: int | None = None, num_eval: int | None = None, num_variance_estimate: int | None = None,
+                 dci_importance: str = "gbt", mig_exact_samples: int = 10_000, progress: bool = False,
+                 on_start: Callable[[dict], None] | None = None,
+                 on_result: Callable[[str, dict], None] | None = None) -> dict:
+    """Score the run in `workdir`; returns (and writes to its metrics file) the record
+    {"step", "method", "dataset", "seed", "code": {name, dims, layout, dim_names, description},
+    "protocol", "metrics"}. `on_start(record)` is called before the first metric runs."""
+    names = parse_metric_names(metrics)
+    config, method, dataset, state = restore_run(workdir)
+    params = state.params
+    name, chosen, representation, posterior = scoring_functions(method, params, code)
+    probe = jax.ShapeDtypeStruct((2, *dataset.image_shape), np.float32)
+    _check_dimensions(method, name, chosen, representation, posterior, probe)
+    step = int(state.step)
+    protocol = {"num_train": num_train or 10_000, "num_eval": num_eval or 5_000,
+                "num_variance_estimate": num_variance_estimate or 10_000, "dci_importance": dci_importance}
+    record = {
+        "step": step, "method": config.method, "dataset": config.dataset, "seed": int(seed), "protocol": protocol,
+        "code": {"name": name, "dims": chosen.dim, "layout": chosen.layout(), "dim_names": chosen.dim_names(),
+                 "description": chosen.description},
+    }
+    if on_start is not None:
+        on_start(record)
+    no_posterior = f"code {name!r} of method {config.method!r} has none: {chosen.no_posterior}"
+    results = evaluate(
+        jax.random.PRNGKey(int(seed)), representation, dataset, names, posterior_fn=posterior,
+        no_posterior=no_posterior, num_train=num_train, num_eval=num_eval, num_variance_estimate=num_variance_estimate,
+        dci_importance=dci_importance, mig_exact_samples=mig_exact_samples, progress=progress, on_result=on_result,
+    )
+    path = Path(workdir) / ("metrics.json" if name == method.default_code else f"metrics_{name}.json")
+    previous = {}
+    if path.exists():  # add to the scores of the same checkpoint, seed and protocol; replace others
+        try:
+            old = json.loads(path.read_text())
+            if all(old.get(k) == record[k] for k in ("step", "seed", "protocol", "code")):
+                previous = old.get("metrics", {})
+        except (json.JSONDecodeError, AttributeError):
+            previous = {}
+    record["metrics"] = {**previous, **results}
+    record["path"] = str(path)
+    path.write_text(json.dumps({k: v for k, v in record.items() if k != "path"}, indent=2, sort_keys=True))
+    return record
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def _number(v) -> str:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    if isinstance(v, int):
+        return str(v)
+    if not math.isfinite(v):
+        return str(v)
+    return f"{v:.4f}"
+
+
+def _scalar_rows(name: str, scores: dict, factors: Sequence[str]) -> list[tuple[str, str, str]]:
+    if "not_applicable" in scores:
+        return [(name, "not applicable", scores["not_applicable"])]
+    rows = []
+    for key, value in scores.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            rows.append((name, key, _number(value)))
+        elif name == "mig_exact" and key == "per_factor":
+            for f, v in zip(scores.get("factors", factors), value):
+                rows.append((name, f"gap / H(v): {f}", _number(v)))
+    if name == "information":
+        rows.append((name, "I(x; z_d), I(v_k; z_d)", "per dimension, below"))
+    if name == "mig_exact":
+        rows.append((name, "I(v_k; z_d)", "per dimension, below"))
+    return rows
+
+
+def format_scores(name: str, scores: dict, factors: Sequence[str] = (), header: bool = False) -> str:
+    """Rows `metric | score | value` for one metric's scores (the header first if asked)."""
+    rows = _scalar_rows(name, scores, factors)
+    lines = [f"  {'metric':<12} {'score':<28} value", f"  {'-' * 12} {'-' * 28} {'-' * 10}"] if header else []
+    lines += [f"  {m:<12} {k:<28} {v}" for m, k, v in rows]
+    return "\n".join(lines)
+
+
+def _matrix_table(title: str, dim_names: Sequence[str], columns: dict[str, Sequence[float]]) -> str:
+    width = max(7, *(len(c) for c in columns)) + 1
+    first = max(9, *(len(d) for d in dim_names)) + 1
+    lines = [title, "  " + "dim".ljust(first) + "".join(c.rjust(width) for c in columns)]
+    for i, d in enumerate(dim_names):
+        lines.append("  " + d.ljust(first) + "".join(f"{float(col[i]):.3f}".rjust(width) for col in columns.values()))
+    return "\n".join(lines)
+
+
+def format_dimension_tables(record: dict) -> str:
+    """Per dimension × per factor tables of the metrics that report them (nats)."""
+    dims = record["code"]["dim_names"]
+    out = []
+    info = record["metrics"].get("information", {})
+    if "mi_x" in info:
+        cols = {"I(x;z_d)": info["mi_x"], **{f: v for f, v in info.get("mi_factors", {}).items()}}
+        out.append(_matrix_table("I(x; z_d) and I(v_k; z_d) per dimension (nats; `information`):", dims, cols))
+    exact = record["metrics"].get("mig_exact", {})
+    if "mutual_info" in exact:
+        cols = dict(zip(exact["factors"], exact["mutual_info"]))
+        out.append(_matrix_table("I(v_k; z_d) per dimension (nats; `mig_exact`, the whole grid):", dims, cols))
+    return "\n\n".join(out)
+
+
+def describe_code(record: dict) -> str:
+    c = record["code"]
+    return f"code {c['name']!r} ({c['dims']} dims: {c['layout']}): {c['description']}"
+
+
+def print_record(record: dict, print_fn: Callable[[str], Any] = print) -> None:
+    """The whole record as `disentax evaluate` prints it at the end."""
+    print_fn(describe_code(record))
+    first = True
+    for name, scores in record["metrics"].items():
+        print_fn(format_scores(name, scores, header=first))
+        first = False
+    tables = format_dimension_tables(record)
+    if tables:
+        print_fn("")
+        print_fn(tables)
