@@ -1,10 +1,11 @@
 """Small weak-supervision sweeps on the scikit-learn digits (CPU, minutes).
 
-1. Semi-supervised VAE (seed 002 Fig. 5 protocol): held-out classification error of q(y|x)
-   against the labelled-set size l (per class) and the supervision rate r, for α = 0 (seed 002's
-   Eq. 4 alone) and the config's α.
-2. ML-VAE (seed 004 Fig. 7 protocol): accuracy / H(y|code) bound of a logistic regression of the
-   digit trained on content codes, on style codes, and on a plain VAE's code, against k.
+1. Semi-supervised VAE (Siddharth et al. 2017, Fig. 5 protocol): held-out classification error of
+   q(y|x) against the labelled-set size l (per class) and the supervision rate r, for α = 0
+   (Siddharth et al.'s Eq. 4 alone) and the config's α.
+2. ML-VAE (Bouchacourt et al. 2018, Fig. 7 protocol): accuracy / H(y|code) bound of a logistic
+   regression of the digit trained on content codes, on style codes, and on a plain VAE's code,
+   against k.
 
     python benchmarks/weak_supervision_digits.py [--steps 2000] [--out results.json]
 """

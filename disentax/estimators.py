@@ -13,7 +13,7 @@ The estimators differ only in W (see `log_importance_weights`):
 - ``"mws"``   minibatch weighted sampling (Chen et al. 2018, Sec. 4.1): W[i, j] = 1/(N·B).
 - ``"mss"``   minibatch stratified sampling (Chen et al. 2018, App. C.2): W[i, i] = 1/N,
               W[i, (i+1) mod B] = (N − B + 1)/(N(B − 1)), every other entry 1/(B − 1).
-- ``"hfvae"`` the partially stratified estimator of Esmaeili et al. 2019 (seed 001, Sec. 3.1):
+- ``"hfvae"`` the partially stratified estimator of Esmaeili et al. 2019 (Sec. 3.1):
               W[i, i] = 1/N, W[i, j≠i] = (N − 1)/(N(B − 1)).
 - ``"exact"`` the batch is the whole dataset (B = N): W[i, j] = 1/N, the mixture itself.
 
@@ -139,7 +139,8 @@ def log_qz(z, mu, logvar, dataset_size: int, estimator: str = "mws"):
 
 
 def decompose(z, mu, logvar, dataset_size: int, estimator: str = "mws"):
-    """The KL decomposition of Chen et al. 2018 (Eq. 2) / seed 001 Fig. 1, for a N(0, I) prior.
+    """The KL decomposition of Chen et al. 2018 (Eq. 2) / Esmaeili et al. (2019), Fig. 1, for a
+    N(0, I) prior.
 
         E_x KL(q(z|x) ‖ p(z)) = I_q(x; z) + TC(z) + Σ_d KL(q(z_d) ‖ p(z_d))
 
@@ -202,7 +203,8 @@ def make_decomposition_diagnostics(dataset_size: int, estimator: str = "mws"):
 class GaussianGroup:
     """A block of diagonal-Gaussian latents: sample z [B, D], posterior mu, logvar [B, D].
 
-    Its sub-variables (level e of seed 001 Fig. 3) are the D dimensions; its prior N(0, I).
+    Its sub-variables (level e of Esmaeili et al. 2019, Fig. 3) are the D dimensions; its prior
+    N(0, I).
     """
 
     z: jax.Array
@@ -260,7 +262,8 @@ def hierarchical_decompose(
     log_px_given_z=None,
     log_px=None,
 ):
-    """Two-level decomposition of seed 001 (Fig. 1 and Fig. 3) for latents z = (z_1, …, z_G).
+    """Two-level decomposition of Esmaeili et al. (2019), Fig. 1 and Fig. 3, for latents
+    z = (z_1, …, z_G).
 
     Each group z_d is a `GaussianGroup` (sub-variables z_{d,e}: its dimensions) or a
     `ConcreteGroup` (a single variable). Terms are the paper's *signed contributions to the

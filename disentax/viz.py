@@ -58,7 +58,7 @@ def traversal_images(model, params, x_seed, dims: Sequence[int], values, likelih
     """Decode z = μ(x_seed) with z_d set to each of `values`, for each d in `dims`.
 
     Returns [len(dims), len(values), H, W, C]: the traversal grid of Higgins et al. 2017
-    (seed 003, Burgess et al. Fig. 4: each latent from −3 to 3, others fixed at the seed's mean).
+    (Burgess et al. 2018, Fig. 4: each latent from −3 to 3, others fixed at the mean of `x_seed`).
     """
     mu, _ = model.apply({"params": params}, x_seed[None], method=model.encode)
     dims = jnp.asarray(dims)

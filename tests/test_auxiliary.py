@@ -141,7 +141,8 @@ def test_auxiliary_vae_trains_without_nan_and_evaluates(tmp_path):
     report = json.loads((tmp_path / "evaluation.json").read_text())
     assert set(report["swap_test"]) == {"data", "reconstruction", "z_l_from_prior", "z_g_from_prior"}
     assert set(report["swap_test"]["data"]) == set(get_dataset("coloured_dsprites").factor_names)
-    # The factorisation of seed 000: q(z_l | x~) never sees x, and p(x | z_g, z_l) does see z_g.
+    # The factorisation of the auxiliary-task VAE (Anonymous 2019): q(z_l | x~) never sees x, and
+    # p(x | z_g, z_l) does see z_g.
     x = jax.random.uniform(jax.random.PRNGKey(0), (2, 32, 32, 3))
     xt = shuffle_patches(jax.random.PRNGKey(1), x, 4)
     grad_x = jax.jit(jax.grad(lambda x: model.apply({"params": params}, x, xt, jax.random.PRNGKey(2))["mu_l"].sum()))(x)

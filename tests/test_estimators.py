@@ -28,7 +28,8 @@ def ref_pairwise(z, mu, logvar):
 
 
 def ref_weights(B, N, estimator):
-    """W written out entry by entry from the formulas of the issue / seed 001 Sec. 3.1."""
+    """W written out entry by entry from the formulas of the issue / Esmaeili et al. (2019),
+    Sec. 3.1."""
     W = np.zeros((B, B))
     for i in range(B):
         for j in range(B):

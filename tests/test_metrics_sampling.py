@@ -89,7 +89,7 @@ def test_beta_vae_known_answers():
     s = bv(perm_rescale)
     assert s["train_accuracy"] >= 0.99 and s["eval_accuracy"] >= 0.99
     assert bv(random_code)["eval_accuracy"] == pytest.approx(1.0 / K, abs=0.1)
-    # The metric's blind spot (seed 003): a missing factor is recognised by the absence of a
+    # The metric's blind spot (Kim & Mnih 2018): a missing factor is recognised by the absence of a
     # zero coordinate, so dropping a factor costs nothing here while FactorVAE loses 1/K.
     assert bv(drop_first)["eval_accuracy"] >= 0.97
 

@@ -17,7 +17,8 @@ from helpers import QUICK, configure, same_leaves, train_until_interrupted
 
 
 def _pog_reference(mu, logvar):
-    """Closed form (seed 004 Eq. 7) in float64: precisions add, mean precision-weighted."""
+    """Closed form (Bouchacourt et al. 2018, Eq. 7) in float64: precisions add, mean
+    precision-weighted."""
     prec = np.exp(-np.asarray(logvar, np.float64))
     total = prec.sum(0)
     return (prec * np.asarray(mu, np.float64)).sum(0) / total, -np.log(total)

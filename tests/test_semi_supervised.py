@@ -15,9 +15,9 @@ from disentax.runner import loop
 from disentax.train.logging import read_metrics
 from helpers import QUICK, configure, same_leaves, train_until_interrupted
 
-# A small model with separate parameter sets, as in seed 002's appendix: classifier φ_y (logits =
-# W h + b), style encoder φ_z ([μ, logvar] = A [h; y] + a) and decoder θ (logits = V [y; z] + c),
-# with h = x (no pre-encoder) so every gradient has a closed form.
+# A small model with separate parameter sets, as in the appendix of Siddharth et al. (2017):
+# classifier φ_y (logits = W h + b), style encoder φ_z ([μ, logvar] = A [h; y] + a) and decoder θ
+# (logits = V [y; z] + c), with h = x (no pre-encoder) so every gradient has a closed form.
 P, K, D, B = 6, 3, 2, 5
 
 
@@ -45,9 +45,10 @@ def _forward(p, x, labels, eps):
 
 
 def _hand_gradients(p, x, labels, eps, alpha):
-    """Seed 002 appendix: ∇_{θ,φz} = q(y_i|x_i)·∇L_{x|y}; ∇_{φy} = q(y_i|x_i)[L_{x|y} + log p(y_i) −
-    log q(y_i|x_i) − 1]·∇log q(y_i|x_i); plus α·∇log q(y_i|x_i). All in numpy float64, per example
-    by hand, averaged; returned as gradients of the loss (the negative objective)."""
+    """Siddharth et al. (2017), appendix: ∇_{θ,φz} = q(y_i|x_i)·∇L_{x|y};
+    ∇_{φy} = q(y_i|x_i)[L_{x|y} + log p(y_i) − log q(y_i|x_i) − 1]·∇log q(y_i|x_i); plus
+    α·∇log q(y_i|x_i). All in numpy float64, per example by hand, averaged; returned as gradients of
+    the loss (the negative objective)."""
     p = {k: np.asarray(v, np.float64) for k, v in p.items()}
     sig = lambda t: 1 / (1 + np.exp(-t))
     g = {k: np.zeros_like(v) for k, v in p.items()}

@@ -43,7 +43,8 @@ def test_beta_tcvae_loss_is_the_weighted_sum_of_brute_force_terms(estimator):
 
 
 def test_hfvae_with_one_dimension_per_group_is_beta_tcvae():
-    """Seed 001 Table 1: singleton groups make (i) vanish; then (1)+(3)+(ii)+α(2)+β(A) is β-TCVAE with γ = 1."""
+    """Esmaeili et al. (2019), Table 1: singleton groups make (i) vanish; then
+    (1)+(3)+(ii)+α(2)+β(A) is β-TCVAE with γ = 1."""
     B, D, N = 5, 3, 200
     _, _, _, z, mu, logvar = concrete_gaussian_batch(B=B, D=D)
     x, out, _ = images_and_logits(B, seed=3)

@@ -1,11 +1,11 @@
 """Coloured dSprites-like scenes: local colour information, global shape and position.
 
-The embedded default data of the auxiliary-task VAE (seed 000, "Explicit information placement
+The embedded default data of the auxiliary-task VAE (Anonymous 2019, "Explicit information placement
 on latent variables using auxiliary generative modelling task"). A sprite of one of six bright
 colours sits on a background of one of five dark colours. Shuffling small patches keeps the
 colours (local information: nearby pixels share a colour) and destroys shape, scale and position
 (global information: how far-apart pixels relate). Both kinds of factor are known, so the swap
-test of seed 000 Fig. 3 can use them directly instead of a trained SVHN classifier.
+test of Anonymous (2019), Fig. 3, can use them directly instead of a trained SVHN classifier.
 
 Factors (sizes): shape (3), scale (3), pos_x (8), pos_y (8), fg_colour (6), bg_colour (5),
 17,280 combinations. Sprites are drawn with `disentax.data.dsprites.render` at 64x64

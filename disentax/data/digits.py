@@ -2,8 +2,9 @@
 
 `sklearn.datasets.load_digits` holds 1,797 real 8x8 grey images (values 0..16, from the UCI
 "Optical Recognition of Handwritten Digits" set) with labels 0..9. It needs no download, which
-makes it the small real dataset for the weak-supervision methods (seed 002's class-conditional
-model, seed 004's grouped-by-label ML-VAE) in tests and on a laptop.
+makes it the small real dataset for the weak-supervision methods (the class-conditional model of
+Siddharth et al. 2017, the grouped-by-label ML-VAE of Bouchacourt et al. 2018) in tests and on a
+laptop.
 
 Images are scaled to [0, 1] (value / 16) as float32 [N, 8, 8, 1]. The train/test split is a
 fixed, stratified permutation (seeded, independent of the run seed) so every run and every

@@ -1,4 +1,4 @@
-"""Grouped observations for the ML-VAE (Bouchacourt et al. 2018, seed 004 Sec. 3.2).
+"""Grouped observations for the ML-VAE (Bouchacourt et al. 2018, Sec. 3.2).
 
 A group is a set of observations sharing the value of one factor (its *content*) while the
 other factors vary freely. A batch of groups is flat: images [B, H, W, C] plus `segment_ids`
@@ -132,8 +132,8 @@ def chunk_by_label(labels, k: int, rng: np.random.Generator) -> tuple[np.ndarray
     """Host-side grouping of a fixed set: each label's examples, shuffled, cut into groups of `k`.
 
     The last group of a label may be smaller (ragged). Returns (segment_ids [N] aligned with
-    `labels`, number of groups). Used by test-time strategy 2 (seed 004 Sec. 4): k images of a
-    class accumulate evidence on its content.
+    `labels`, number of groups). Used by test-time strategy 2 (Bouchacourt et al. 2018, Sec. 4): k
+    images of a class accumulate evidence on its content.
     """
     labels = np.asarray(labels)
     k = int(k)

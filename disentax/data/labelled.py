@@ -1,4 +1,5 @@
-"""Labelled subsets and wholly-supervised / wholly-unsupervised batches (seed 002, "Supervision rate").
+"""Labelled subsets and wholly-supervised / wholly-unsupervised batches (Siddharth et al. 2017,
+"Supervision rate").
 
 The labelled set holds exactly `l` examples of every class of one factor, chosen once from a seed
 (numpy, on the host) and kept as flat example indices; every labelled batch draws from it with

@@ -1,6 +1,6 @@
 """Procedural multi-object dSprites: up to K coloured sprites per 64x64x3 scene, on device.
 
-Seed 003 ("The Multi-Entity Variational Autoencoder", Nash et al. 2017, Appendix A): sprites
+Nash et al. (2017), "The Multi-Entity Variational Autoencoder", Appendix A: sprites
 are sampled independently, including whether each one exists, up to a fixed maximum number;
 overlapping colours are blended by summing RGB values and clipping at one, and scenes are
 generated afresh for every batch.
@@ -12,7 +12,7 @@ never cut by the border. Colours are fully saturated-ish hues at full brightness
 s ~ U(0.5, 1), v = 1): every present sprite is visible against the black background.
 
 The object count of a scene (number of present sprites) is the ground truth for the MVAE's
-unsupervised counting experiment (seed 003, Sec. 4.3).
+unsupervised counting experiment (Nash et al. 2017, Sec. 4.3).
 """
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""Evaluations of the auxiliary-task VAE (seed 000): the swap test of Fig. 3, clustering accuracy
+"""Evaluations of the auxiliary-task VAE (Anonymous 2019, "Explicit Information Placement on Latent
+Variables using Auxiliary Generative Modelling Task"): the swap test of Fig. 3, clustering accuracy
 with more clusters than classes (Table 1), and z_l / z_g sample grids (Fig. 2, 5, 6).
 
 On a `GroundTruthDataset` (the embedded coloured dSprites) the swap test scores the known
-factors with classifiers fitted on real images, instead of the seed's SVHN digit classifier.
+factors with classifiers fitted on real images, instead of the paper's SVHN digit classifier.
 """
 from __future__ import annotations
 
@@ -52,9 +53,9 @@ def encode_means(model, params, x, x_shuffled):
 
 @_jit
 def swap_images(model, params, key, x, *, patch: int) -> dict:
-    """Seed 000 Experiment 1.2: from the encodings of x make (i) reconstructions, (ii) images with
-    z_l replaced by a N(0, I) sample, (iii) images with z_g replaced by a N(0, I) sample.
-    Returns dict(reconstruction, z_l_from_prior, z_g_from_prior), each [B, H, W, C]."""
+    """Anonymous (2019), Experiment 1.2: from the encodings of x make (i) reconstructions, (ii)
+    images with z_l replaced by a N(0, I) sample, (iii) images with z_g replaced by a N(0, I)
+    sample. Returns dict(reconstruction, z_l_from_prior, z_g_from_prior), each [B, H, W, C]."""
     k_s, k_g, k_l = jax.random.split(key, 3)
     mu_g, mu_l = encode_means(model, params, x, shuffle_patches(k_s, x, patch))
     return {
@@ -103,8 +104,8 @@ def fit_factor_classifiers(key, dataset, n: int = 2000, factors=None, l2: float 
 
 
 def swap_test(key, model, params, dataset, patch: int, classifiers=None, n: int = 2000) -> dict:
-    """Seed 000 Fig. 3 on known factors: accuracy of each factor classifier on held-out real
-    images (`data`), their reconstructions and the two swapped conditions.
+    """Anonymous (2019), Fig. 3, on known factors: accuracy of each factor classifier on held-out
+    real images (`data`), their reconstructions and the two swapped conditions.
 
     Replacing z_g should ruin the global factors and keep the local ones; replacing z_l the reverse.
     Returns {condition: {factor: accuracy}}.
@@ -140,8 +141,9 @@ def evaluate_clustering(key, model, params, dataset, factor, n: int = 2000) -> d
 
 
 def latent_grid(model, params, key, n: int = 8, z_l=None, z_g=None):
-    """Seed 000 Fig. 2: an n x n grid, rows one z_l each, columns one z_g each (prior samples unless
-    given): along a row only z_g changes, down a column only z_l. Returns [n, n, H, W, C]."""
+    """Anonymous (2019), Fig. 2: an n x n grid, rows one z_l each, columns one z_g each (prior
+    samples unless given): along a row only z_g changes, down a column only z_l. Returns
+    [n, n, H, W, C]."""
     return _latent_grid(model, params, key, z_l, z_g, n=n)
 
 
@@ -161,7 +163,8 @@ def _latent_grid(model, params, key, z_l, z_g, *, n):
 
 @_jit
 def cluster_grid(model, params, key, *, n: int = 8):
-    """Seed 000 Fig. 5-6: row k holds n samples z_g ~ p(z_g | y = k), all with one shared z_l."""
+    """Anonymous (2019), Fig. 5-6: row k holds n samples z_g ~ p(z_g | y = k), all with one
+    shared z_l."""
     k_l, k_g = jax.random.split(key)
     k = model.num_clusters
     z_l = jax.random.normal(k_l, (1, model.local_encoder.latent_dim))

@@ -1,5 +1,5 @@
-"""Multi-Entity VAE evaluations (seed 003, Sec. 4): entity exchange, sequential decoding in KL
-order, within-object traversals, spatial KL maps and unsupervised object counting.
+"""Multi-Entity VAE evaluations (Nash et al. 2017, Sec. 4): entity exchange, sequential decoding in
+KL order, within-object traversals, spatial KL maps and unsupervised object counting.
 
 Functions take a trained `disentax.models.mvae.MVAE` and its params; pictures are PNG grids made
 with `disentax.viz.image_grid`.
@@ -59,16 +59,17 @@ def grid_shape(model, image_shape) -> tuple[int, int]:
 
 
 def kl_maps(model, params, x):
-    """The spatial KL map of seed 003 Fig. 2: KL of each candidate to the prior, [B, rows, cols]."""
+    """The spatial KL map of Nash et al. (2017), Fig. 2: KL of each candidate to the prior,
+    [B, rows, cols]."""
     kl_map = encode_objects(model, params, x)["kl_map"]
     return kl_map.reshape(x.shape[0], *grid_shape(model, x.shape[1:]))
 
 
 @_jit
 def entity_exchange(model, params, x_a, x_b, slot: int = 0):
-    """Seed 003 Sec. 4.1 / Fig. 3: encode two batches of scenes (posterior means), exchange object
-    `slot` (0 = the highest-KL object) between each pair, decode. Returns (recon_a, recon_b,
-    swapped_a, swapped_b), each [B, H, W, C]."""
+    """Nash et al. (2017), Sec. 4.1 / Fig. 3: encode two batches of scenes (posterior means),
+    exchange object `slot` (0 = the highest-KL object) between each pair, decode. Returns
+    (recon_a, recon_b, swapped_a, swapped_b), each [B, H, W, C]."""
     za, zb = _encode(model, params, x_a)["mu"], _encode(model, params, x_b)["mu"]
     if not 0 <= slot < za.shape[1]:
         raise ValueError(f"slot must be in [0, {za.shape[1]}), got {slot}")
@@ -78,14 +79,16 @@ def entity_exchange(model, params, x_a, x_b, slot: int = 0):
 
 @_jit
 def sequential_decoding(model, params, x):
-    """Seed 003 Fig. 4b: decode the first n objects in descending KL order, n = 1..N -> [B, N, H, W, C]."""
+    """Nash et al. (2017), Fig. 4b: decode the first n objects in descending KL order, n = 1..N
+    -> [B, N, H, W, C]."""
     z = _encode(model, params, x)["mu"]
     return jnp.stack([_decode(model, params, z[:, :n]) for n in range(1, z.shape[1] + 1)], axis=1)
 
 
 def object_traversals(model, params, x, slot: int = 0, dims=None, values=None):
-    """Seed 003 Fig. 4a: traverse dimensions `dims` of object `slot` of one scene x [H, W, C] over
-    `values` (default 9 points in [-2.25, 2.25]) with every other latent at its posterior mean.
+    """Nash et al. (2017), Fig. 4a: traverse dimensions `dims` of object `slot` of one scene
+    x [H, W, C] over `values` (default 9 points in [-2.25, 2.25]) with every other latent at its
+    posterior mean.
     Returns [len(dims), len(values), H, W, C]."""
     dims = None if dims is None else tuple(int(d) for d in dims)
     values = None if values is None else tuple(float(v) for v in values)
@@ -108,8 +111,8 @@ def _traverse(model, params, x, slot, dims, values):
 
 
 def count_objects(kl_map, threshold):
-    """Seed 003 Sec. 4.3: the object count of a scene is the number of candidates whose KL exceeds
-    `threshold`. kl_map [B, S] (or [B, rows, cols]) -> int counts [B]."""
+    """Nash et al. (2017), Sec. 4.3: the object count of a scene is the number of candidates whose
+    KL exceeds `threshold`. kl_map [B, S] (or [B, rows, cols]) -> int counts [B]."""
     kl_map = np.asarray(kl_map)
     return (kl_map.reshape(kl_map.shape[0], -1) > threshold).sum(axis=-1)
 
@@ -162,8 +165,8 @@ def counting_accuracy(kl_map, counts, threshold) -> float:
 
 
 def evaluate_counting(model, params, dataset, key, n_train: int = 6400, n_test: int = 12800, batch: int = 256) -> dict:
-    """Seed 003 Sec. 4.3: choose the KL threshold on `n_train` scenes, report accuracy on `n_test`
-    fresh ones (the paper: 74.4% train / 72.6% test). dataset: `MultiDSprites`."""
+    """Nash et al. (2017), Sec. 4.3: choose the KL threshold on `n_train` scenes, report accuracy on
+    `n_test` fresh ones (the paper: 74.4% train / 72.6% test). dataset: `MultiDSprites`."""
     k_train, k_test = jax.random.split(key)
     encode = jax.jit(lambda x: _encode(model, params, x)["kl_map"])
 

@@ -1,19 +1,21 @@
 """Evaluations of the weak-supervision methods.
 
-- `classification_error`: error of q(y|x) on held-out data (seed 002 Fig. 5 reports it against the
-  labelled-set size l and the supervision rate r; `disentax.runner.studies.semi_supervised_sweep`
-  trains one model per (l, r, seed) and tabulates it).
+- `classification_error`: error of q(y|x) on held-out data (Fig. 5 of Siddharth et al. 2017 reports
+  it against the labelled-set size l and the supervision rate r;
+  `disentax.runner.studies.semi_supervised_sweep` trains one model per (l, r, seed) and tabulates
+  it, with the regression error of each continuous partially-supervised latent next to it).
 - `regression_errors` / `regression_error`: RMSE of the mean of q(c|x) on the standardised target,
-  or, for a periodic factor (dSprites orientation), the seed's cosine distance 1 − cos(θ̂ − θ)
-  (seed 002 Fig. 7 measures the lighting direction's regression so).
-- `content_style_accuracy`: seed 004 Fig. 7. A classifier of the grouping factor is trained once
-  on content codes (accumulated over K training images per class, strategy 2) and once on style
-  codes, and tested on codes of held-out images accumulated over k ≤ K images per class; reports
-  accuracy and the cross-entropy bound on H(y | code) in bits (Eq. 8) as a function of k. The
-  same function scores a plain VAE's full code accumulated by the same product of Gaussians.
+  or, for a periodic factor (dSprites orientation), the cosine distance 1 − cos(θ̂ − θ) of
+  Siddharth et al. 2017 (their Fig. 7 measures the lighting direction's regression so).
+- `content_style_accuracy`: Bouchacourt et al. (2018), Fig. 7. A classifier of the grouping factor
+  is trained once on content codes (accumulated over K training images per class, strategy 2) and
+  once on style codes, and tested on codes of held-out images accumulated over k ≤ K images per
+  class; reports accuracy and the cross-entropy bound on H(y | code) in bits (Eq. 8) as a function
+  of k. The same function scores a plain VAE's full code accumulated by the same product of
+  Gaussians.
 
-The classifier is scikit-learn's multinomial logistic regression (the seed used a small neural
-network; any probabilistic classifier gives the Eq. 8 bound).
+The classifier is scikit-learn's multinomial logistic regression (Bouchacourt et al. used a small
+neural network; any probabilistic classifier gives the Eq. 8 bound).
 """
 from __future__ import annotations
 
@@ -130,7 +132,8 @@ def _fit_score(train_f, train_y, test_f, test_y):
 def content_style_accuracy(encoders: dict, train_images, train_labels, test_images, test_labels,
                            ks: Sequence[int] = (1, 2, 3, 5, 10), train_k: int = 10, seed: int = 0,
                            accumulate: dict | None = None) -> list[dict]:
-    """Seed 004 Fig. 7: accuracy and H(y|code) bound (bits) of a classifier per code and per k.
+    """Bouchacourt et al. (2018), Fig. 7: accuracy and H(y|code) bound (bits) of a classifier per
+    code and per k.
 
     Args:
       encoders: name -> encode(x) -> (mu, logvar), e.g. {"content": ..., "style": ..., "vae": ...}.

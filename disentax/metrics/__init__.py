@@ -6,8 +6,8 @@ Array metrics take codes ``[N, D]`` and integer factors ``[N, K]``: :func:`mig`,
 :func:`beta_vae_score`, :func:`factor_vae_score`, and the ``*_score`` wrappers that run the array
 metrics at disentanglement_lib's protocol. :func:`mig_exact` and
 :func:`mutual_information_per_dim` use the encoder's full Gaussian posterior. :func:`mapc`,
-:func:`cvr`, :func:`tdv`, :func:`ud90` describe the correlation of a coding layer (seed 003). A metric that
-cannot apply to a dataset raises :class:`NotApplicable`.
+:func:`cvr`, :func:`tdv`, :func:`ud90` describe the correlation of a coding layer (Kågebäck & Mogren
+2017). A metric that cannot apply to a dataset raises :class:`NotApplicable`.
 """
 from disentax.metrics.beta_vae import beta_vae_score
 from disentax.metrics.clustering import clustering_accuracy

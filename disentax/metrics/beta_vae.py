@@ -1,5 +1,5 @@
 """The β-VAE disentanglement metric (Higgins et al. 2017, "β-VAE: Learning Basic Visual Concepts
-with a Constrained Variational Framework", Sec. 3; discussed in seed 003).
+with a Constrained Variational Framework", Sec. 3; discussed by Kim & Mnih 2018).
 
 One training point: pick a factor k uniformly; draw ``batch_size`` pairs of examples where the two
 examples of a pair share the value of factor k (all other factors independent); the input is the
@@ -10,7 +10,7 @@ Protocol as in disentanglement_lib (``beta_vae_sklearn``): batch 64, 10,000 trai
 evaluation points, the shared value drawn per pair, ``sklearn.linear_model.LogisticRegression``
 with default settings. A perfectly disentangled code scores 1, an uninformative one about
 1 / (number of factors) (chance), not 0. The metric cannot see a factor that no code captures:
-its pairs simply have no zero coordinate, which is itself a recognisable pattern (seed 003's
+its pairs simply have no zero coordinate, which is itself a recognisable pattern (Kim & Mnih's
 critique; see :mod:`disentax.metrics.factor_vae`).
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Clustering accuracy of a discrete code against class labels.
 
-Unsupervised accuracy (used in seed 000, "Explicit Information Placement on Latent Variables using
-Auxiliary Generative Modelling Task", for a categorical latent with more values than classes):
+Unsupervised accuracy (used by Anonymous 2019, "Explicit Information Placement on Latent Variables
+using Auxiliary Generative Modelling Task", for a categorical latent with more values than classes):
 each cluster c is mapped to a label and the accuracy of the mapped predictions is reported.
 
 * ``one_to_one=False`` (default): many-to-one, every cluster takes its most frequent label,

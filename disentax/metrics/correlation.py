@@ -1,5 +1,5 @@
-"""Linear-correlation and dimensionality diagnostics of a representation (seed 003,
-Kågebäck & Mogren, "Disentanglement by penalizing correlation", Sec. 3.1).
+"""Linear-correlation and dimensionality diagnostics of a representation (Kågebäck &
+Mogren 2017, "Disentanglement by penalizing correlation", Sec. 3.1).
 
 Each takes codes [N, p] (one row per example) and uses their sample covariance C
 (1/(N − 1) normalisation, as L_Σ does). Computed in numpy float64.
@@ -37,9 +37,9 @@ def mapc(codes) -> float:
 
 
 def cvr(codes) -> float:
-    """Covariance/variance ratio as defined in seed 003: CVR = ‖C‖₁ / (p² · tr C).
+    """Covariance/variance ratio as defined by Kågebäck & Mogren (2017): CVR = ‖C‖₁ / (p² · tr C).
 
-    ‖C‖₁ is the element-wise L1 norm. (The seed's prose calls 1 the optimum, which matches
+    ‖C‖₁ is the element-wise L1 norm. (The paper's prose calls 1 the optimum, which matches
     ‖C‖₁ / tr C; with the 1/p² written in its formula a diagonal C gives 1/p². We follow the
     formula; multiply by p² for the other reading.)
     """

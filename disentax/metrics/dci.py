@@ -1,5 +1,5 @@
 """Disentanglement, completeness and informativeness (Eastwood & Williams 2018, "A Framework for the
-Quantitative Evaluation of Disentangled Representations", Sec. 2; seed 003).
+Quantitative Evaluation of Disentangled Representations", Sec. 2).
 
 One predictor per factor v_k from the codes c gives a matrix of relative importances R [D, K]
 (R_dk = importance of code d for predicting factor k). Then, with P_dk = R_dk / sum_k R_dk and
@@ -14,8 +14,8 @@ Importance models (``importance=``):
 
 * ``"gbt"`` (default) — disentanglement_lib: one ``sklearn.ensemble.GradientBoostingClassifier``
   with default settings per factor, R = feature importances, informativeness = accuracy.
-* ``"random_forest"`` — Eastwood & Williams' non-linear choice, also used by Esmaeili et al. 2019
-  (seed 001): ``RandomForestClassifier(n_estimators=10)`` (the paper's 10 trees; it tunes the
+* ``"random_forest"`` — Eastwood & Williams' non-linear choice, also used by Esmaeili et al. 2019:
+  ``RandomForestClassifier(n_estimators=10)`` (the paper's 10 trees; it tunes the
   other hyper-parameters on a validation set, we keep sklearn's defaults), informativeness =
   accuracy. Departure: the paper fits regressors to the factor values; we classify factor
   classes like disentanglement_lib's GBT so the informativeness numbers are comparable.

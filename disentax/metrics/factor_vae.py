@@ -1,5 +1,4 @@
-"""The FactorVAE disentanglement metric (Kim & Mnih 2018, "Disentangling by Factorising", Sec. 4;
-seed 003).
+"""The FactorVAE disentanglement metric (Kim & Mnih 2018, "Disentangling by Factorising", Sec. 4).
 
 One training point: pick a factor k uniformly, draw ``batch_size`` examples that all share one
 value of factor k (the others uniform), divide each code dimension's empirical variance over the

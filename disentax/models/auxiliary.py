@@ -1,4 +1,5 @@
-"""The auxiliary-task VAE of seed 000 (Sec. 3.1 and 3.2) as Flax modules.
+"""The auxiliary-task VAE of Anonymous (2019), Sec. 3.1 and 3.2, as Flax modules ("Explicit
+Information Placement on Latent Variables using Auxiliary Generative Modelling Task").
 
 Two separate encoders, as the paper chooses (Sec. 3.1: q(z_g, z_l | x, x~) = q(z_g|x) q(z_l|x~), so
 that no global information can reach z_l): q(z_g | x) on the image and q(z_l | x~) on its

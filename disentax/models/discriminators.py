@@ -1,7 +1,7 @@
 """Discriminators on latent codes.
 
-`LatentDiscriminator` is the FactorVAE density-ratio network (Kim & Mnih 2018, seed 003,
-"Disentangling by Factorising" Sec. 6: "a 6-layer MLP with 1000 units per layer"; LeakyReLU
+`LatentDiscriminator` is the FactorVAE density-ratio network (Kim & Mnih 2018,
+"Disentangling by Factorising", Sec. 6: "a 6-layer MLP with 1000 units per layer"; LeakyReLU
 with slope 0.2 and two output logits as in disentanglement_lib's `fc_discriminator`).
 
 Logit convention used throughout disentax: index 0 scores "z was drawn from q(z)" (the

@@ -1,7 +1,7 @@
 """Encoders mapping images [B, H, W, C] to diagonal-Gaussian posterior parameters.
 
 The convolutional encoder is the standard architecture of Burgess et al. 2018
-(seed 003, "Understanding disentangling in beta-VAE", Appendix A.1), also used by
+("Understanding disentangling in beta-VAE", Appendix A.1), also used by
 Higgins et al. 2017 and Kim & Mnih 2018 on dSprites: four 4x4 stride-2 convolutions
 with 32 channels, two dense layers of 256 units, ReLU throughout, and a final dense
 layer giving the mean and log-variance of each latent dimension.

@@ -1,4 +1,4 @@
-"""A VAE whose latents are a Concrete group and a Gaussian group (seed 001, Table 2).
+"""A VAE whose latents are a Concrete group and a Gaussian group (Esmaeili et al. 2019, Table 2).
 
 For dSprites: a 3-way Concrete variable for shape and a 10-d Gaussian for the rest. The
 encoder is the usual conv/MLP trunk with a wider output layer: it is built as an encoder of

@@ -1,4 +1,4 @@
-"""The Multi-Entity VAE (seed 003, Nash et al. 2017, Sec. 2, 2.1 and Appendix A) as Flax modules.
+"""The Multi-Entity VAE (Nash et al. 2017, Sec. 2, 2.1 and Appendix A) as Flax modules.
 
 Encoder: convolutions with max-pooling, two channels of relative x, y coordinates appended to the
 feature map, then two convolutions to a spatial grid of candidate diagonal-Gaussian posteriors
@@ -183,8 +183,9 @@ def cand_kl_map(cand_mu, cand_logvar):
 
 
 class FlatVAE(nn.Module):
-    """The matched standard VAE of seed 003 Appendix A: the MVAE encoder projected linearly to one
-    `latent_dim` Gaussian, decoded by g then h (a single 'object', so pooling is the identity)."""
+    """The matched standard VAE of Nash et al. (2017), Appendix A: the MVAE encoder projected
+    linearly to one `latent_dim` Gaussian, decoded by g then h (a single 'object', so pooling is the
+    identity)."""
 
     encoder: CandidateEncoder
     decoder: ObjectDecoder

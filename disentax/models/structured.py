@@ -1,14 +1,15 @@
-"""Structured encoders for weak supervision: q(y|x) q(z|x,y) (seed 002) and style/content (seed 004).
+"""Structured encoders for weak supervision: q(y|x) q(z|x,y) (Siddharth et al. 2017) and
+style/content (Bouchacourt et al. 2018).
 
-- `StructuredVAE`: a shared pre-encoder h(x) (seed 002 appendix, "Models": the common
+- `StructuredVAE`: a shared pre-encoder h(x) (Siddharth et al. 2017, appendix, "Models": the common
   feature-extraction part of q), a classifier head q(y|x) = Cat(softmax(W h)), a style head
-  q(z | x, y) = N(μ, σ²) reading [h, y] (the seed's class-conditional model joins the digit and the
-  features in one linear layer), and a decoder p(x | y, z) reading [y, z]. With `num_regressed`
-  R > 0, a regression head q(c | x) = N(m, e^s) on h (seed 002's faces model: the lighting reads
-  the input) adds R continuous partially-supervised latents, fed on with y: the style head reads
-  [h, y, c], the decoder [y, c, z].
+  q(z | x, y) = N(μ, σ²) reading [h, y] (Siddharth et al.'s class-conditional model joins the digit
+  and the features in one linear layer), and a decoder p(x | y, z) reading [y, z]. With
+  `num_regressed` R > 0, a regression head q(c | x) = N(m, e^s) on h (Siddharth et al.'s faces
+  model: the lighting reads the input) adds R continuous partially-supervised latents, fed on with
+  y: the style head reads [h, y, c], the decoder [y, c, z].
 - `GroupedVAE`: one encoder giving q(s_i|x_i) and q(c|x_i) (split of its Gaussian output), a
-  decoder p(x | c, s) reading [c, s] (seed 004 Sec. 3.2).
+  decoder p(x | c, s) reading [c, s] (Bouchacourt et al. 2018, Sec. 3.2).
 
 Both reuse the foundation's conv (64×64 or 8×8 with fewer layers) or MLP stacks.
 """
@@ -61,7 +62,8 @@ def make_decoder(model_config: Any, image_shape: Sequence[int]) -> nn.Module:
 
 
 class StructuredVAE(nn.Module):
-    """q(y|x) q(z|x,y) with p(x|y,z): the class-conditional model of seed 002 (Fig. 3).
+    """q(y|x) q(z|x,y) with p(x|y,z): the class-conditional model of Siddharth et al. (2017),
+    Fig. 3.
 
     `estimator` says what reaches q(z|x,y) and the decoder on unlabelled data: ``plugin`` feeds
     ρ = softmax(logits) = E_q[y]; ``concrete`` feeds a Concrete sample at `temperature`.
@@ -164,7 +166,8 @@ class StructuredVAE(nn.Module):
 
 
 class GroupedVAE(nn.Module):
-    """ML-VAE networks: encoder x -> (q(s|x), q(c|x)), decoder (c, s) -> p(x|c, s) (seed 004)."""
+    """ML-VAE networks (Bouchacourt et al. 2018): encoder x -> (q(s|x), q(c|x)), decoder
+    (c, s) -> p(x|c, s)."""
 
     encoder: nn.Module  # returns (mu, logvar) of width style_dim + content_dim
     decoder: nn.Module

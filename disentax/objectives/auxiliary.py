@@ -1,5 +1,5 @@
-"""The auxiliary generative modelling task (seed 000, "Explicit information placement on latent
-variables using auxiliary generative modelling task", Sec. 2-3).
+"""The auxiliary generative modelling task (Anonymous 2019, "Explicit information placement on
+latent variables using auxiliary generative modelling task", ICLR 2019 submission, Sec. 2-3).
 
 A transformed copy x~ = g(x) of each image destroys the information one wants to keep out of a
 subset of latents. Here g shuffles n x n patches (Sec. 2.2): local correlations inside a patch
@@ -47,8 +47,8 @@ def patches_to_image(p, height: int, width: int):
 
 
 def shuffle_patches(key, x, patch: int):
-    """g(x) of seed 000 Sec. 2.2: cut each image into m patches of patch x patch pixels, permute
-    the patches at random and reassemble.
+    """g(x) of Anonymous (2019), Sec. 2.2: cut each image into m patches of patch x patch pixels,
+    permute the patches at random and reassemble.
 
     Args:
       key: PRNG key; images of a batch get independent permutations (from `split(key, B)`).
@@ -78,7 +78,7 @@ def _gaussian_kl_sum(mu, logvar, prior_mu=0.0, prior_logvar=0.0):
 
 def auxiliary_vae(x, x_shuffled, out, out_aux, mu_g, logvar_g, mu_l, logvar_l, *, beta: float = 1.0,
                   likelihood: str = "logistic"):
-    """Seed 000 Eq. 6 as a loss to minimise (the negative of the paper's free energy):
+    """Anonymous (2019), Eq. 6, as a loss to minimise (the negative of the paper's free energy):
 
         -log p(x | z_g, z_l) - log p(x~ | z_l) + beta * KL(q(z_g|x) q(z_l|x~) || N(0, I)),
 
@@ -112,14 +112,15 @@ def auxiliary_vae(x, x_shuffled, out, out_aux, mu_g, logvar_g, mu_l, logvar_l, *
 
 def auxiliary_vae_clustering(x, x_shuffled, out, out_aux, mu_g, logvar_g, mu_l, logvar_l, y_logits,
                              prior_mu_g, prior_logvar_g, *, beta: float = 1.0, likelihood: str = "logistic"):
-    """Seed 000 Eq. 7-11 as a loss to minimise: with y ~ Concrete(q(y|x)) and p_gamma(z_g | y),
+    """Anonymous (2019), Eq. 7-11, as a loss to minimise: with y ~ Concrete(q(y|x)) and
+    p_gamma(z_g | y),
 
         -log p(x | z_g, z_l) - log p(x~ | z_l)
           + beta * [KL(q(z_g|x) || p_gamma(z_g|y)) + KL(q(z_l|x~) || N(0, I))]
           + KL(q(y|x) || Uniform(k)).
 
     `prior_mu_g`, `prior_logvar_g` [B, Dg] are p_gamma(z_g | y) at the sampled (relaxed) y. The
-    seed does not say how the KL of the relaxed y is computed; the categorical KL of the class
+    paper does not say how the KL of the relaxed y is computed; the categorical KL of the class
     probabilities softmax(y_logits) to the uniform prior is used (analytic, as in Jang et al. 2017).
 
     Returns (loss, aux): the keys of `auxiliary_vae` plus kl_y and cluster_entropy (of the batch-mean

@@ -1,6 +1,6 @@
-"""DIP-VAE (Kumar et al., seed 003 "Variational Inference of Disentangled Latent Concepts…",
-Sec. 2.2) and the covariance penalty L_Σ (Kågebäck & Mogren, seed 003 "Disentanglement by
-penalizing correlation", Sec. 2). Pure: arrays in, `(loss, aux)` out.
+"""DIP-VAE (Kumar et al. 2018, "Variational Inference of Disentangled Latent Concepts…", Sec. 2.2)
+and the covariance penalty L_Σ (Kågebäck & Mogren 2017, "Disentanglement by penalizing
+correlation", Sec. 2). Pure: arrays in, `(loss, aux)` out.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def batch_covariance(h, ddof: int = 0):
 
 
 def dip_covariance(mu, logvar, variant: str = "i"):
-    """The covariance DIP-VAE pushes towards the identity (seed 003, Eq. 4 and 5).
+    """The covariance DIP-VAE pushes towards the identity (Kumar et al. 2018, Eq. 4 and 5).
 
     - ``"i"``:  Cov_x[μ(x)]
     - ``"ii"``: Cov_q(z)[z] = E_x[Σ(x)] + Cov_x[μ(x)] (law of total covariance, diagonal Σ(x))
@@ -39,7 +39,7 @@ def dip_covariance(mu, logvar, variant: str = "i"):
 
 
 def dip_regularizer(cov, lambda_od: float, lambda_d: float):
-    """λ_od Σ_{i≠j} C_ij² + λ_d Σ_i (C_ii − 1)²  (seed 003, Eq. 5)."""
+    """λ_od Σ_{i≠j} C_ij² + λ_d Σ_i (C_ii − 1)²  (Kumar et al. 2018, Eq. 5)."""
     diag = jnp.diagonal(cov)
     off = jnp.sum(jnp.square(cov)) - jnp.sum(jnp.square(diag))
     return lambda_od * off + lambda_d * jnp.sum(jnp.square(diag - 1.0)), off, jnp.sum(jnp.square(diag - 1.0))
@@ -56,7 +56,8 @@ def dip_vae(
     variant: str = "i",
     likelihood: str = "bernoulli",
 ):
-    """DIP-VAE-I / -II: the negative ELBO plus the moment-matching penalty of seed 003 Eq. 5,
+    """DIP-VAE-I / -II: the negative ELBO plus the moment-matching penalty of Kumar et al. (2018),
+    Eq. 5,
 
         E_q[−log p(x|z)] + KL(q(z|x) ‖ p(z)) + λ_od Σ_{i≠j} C_ij² + λ_d Σ_i (C_ii − 1)²,
 
@@ -84,7 +85,8 @@ def dip_vae(
 
 
 def covariance_penalty(h):
-    """L_Σ = (1/p²)·‖C‖₁ (seed 003, "Disentanglement by penalizing correlation", Sec. 2).
+    """L_Σ = (1/p²)·‖C‖₁ (Kågebäck & Mogren 2017, "Disentanglement by penalizing correlation",
+    Sec. 2).
 
     C is the sample covariance (1/(N − 1) normalisation) of the activations h [N, p] over the
     batch and ‖C‖₁ = Σ_{i,j} |C_ij| its element-wise L1 norm, diagonal included: the diagonal

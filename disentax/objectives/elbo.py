@@ -42,7 +42,9 @@ def reconstruction_log_likelihood(x, out, likelihood: str = "bernoulli"):
     - ``gaussian``: mean sigmoid(out), fixed variance 1/2, so that −log p(x|z) is the
       summed squared error plus a constant (the "l2" loss of disentanglement_lib).
     - ``logistic``: `out` holds (loc, log_scale) of a discretized logistic over 256 levels
-      (Salimans et al. 2017), the colour-image likelihood of seed 000.
+      (Salimans et al. 2017), the colour-image likelihood of the auxiliary-task VAE (Anonymous
+      2019, "Explicit Information Placement on Latent Variables using Auxiliary Generative
+      Modelling Task").
     """
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"unknown likelihood {likelihood!r}; allowed: {list(LIKELIHOODS)}")
@@ -124,7 +126,7 @@ def annealed_vae(
     c_steps: int = 100_000,
     likelihood: str = "bernoulli",
 ):
-    """Capacity-annealed β-VAE (Burgess et al. 2018, seed 003 Eq. 8):
+    """Capacity-annealed β-VAE (Burgess et al. 2018, Eq. 8):
 
         E_q[−log p(x|z)] + γ·|KL(q(z|x) ‖ p(z)) − C(step)|,
 

@@ -1,4 +1,4 @@
-"""FactorVAE (Kim & Mnih 2018, seed 003 "Disentangling by Factorising", Sec. 3).
+"""FactorVAE (Kim & Mnih 2018, "Disentangling by Factorising", Sec. 3).
 
 The objective keeps the plain ELBO and adds γ·TC(z), the total correlation
 KL(q(z) ‖ ∏_j q(z_j)) of the aggregate posterior. TC is estimated by the density-ratio

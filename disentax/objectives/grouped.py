@@ -1,4 +1,4 @@
-"""The Multi-Level VAE objective for grouped observations (Bouchacourt et al. 2018, seed 004).
+"""The Multi-Level VAE objective for grouped observations (Bouchacourt et al. 2018).
 
 Latents split into a style s_i per observation and a content c_G per group G. The content
 posterior is the normalised product of the members' Gaussians (Eq. 6–7):
@@ -25,7 +25,8 @@ __all__ = ["product_of_gaussians", "group_elbo", "ml_vae", "broadcast_to_members
 
 
 def product_of_gaussians(mu, logvar, segment_ids, num_groups: int):
-    """Normalised product of diagonal Gaussians within each segment (seed 004 Eq. 7).
+    """Normalised product of diagonal Gaussians within each segment (Bouchacourt et al. 2018,
+    Eq. 7).
 
     Precisions add and the mean is precision-weighted. Computed in log space: the group
     log-variance is −logsumexp_i(−logvar_i) and each member's weight Σ_i⁻¹/Σ_G⁻¹ lies in [0, 1],
@@ -61,7 +62,7 @@ def broadcast_to_members(group_values, segment_ids):
 
 
 def group_elbo(log_px, kl_style, kl_content, segment_ids, num_groups: int):
-    """Group ELBOs [G] from per-observation terms (seed 004 Eq. 3).
+    """Group ELBOs [G] from per-observation terms (Bouchacourt et al. 2018, Eq. 3).
 
     Args:
       log_px: [B] log p(x_i | c_{G,i}, s_i) for one sample of each.
@@ -78,7 +79,8 @@ def group_elbo(log_px, kl_style, kl_content, segment_ids, num_groups: int):
 
 def ml_vae(x, out, mu_s, logvar_s, mu_c, logvar_c, segment_ids, num_groups: int, *, likelihood: str = "bernoulli",
            mu_g=None, logvar_g=None):
-    """Negative average group ELBO (seed 004 Eq. 5) for one reparameterised sample per observation.
+    """Negative average group ELBO (Bouchacourt et al. 2018, Eq. 5) for one reparameterised sample
+    per observation.
 
     `out` is the decoder output for (c_{G,i}, s_i) with c_{G,i} ~ q(c_G|X_G) (Algorithm 1, step 3)
     and s_i ~ q(s_i|x_i). `mu_c, logvar_c` are the per-observation content posteriors; pass the

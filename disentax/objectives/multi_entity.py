@@ -1,4 +1,4 @@
-"""Multi-Entity VAE objective pieces (seed 003, Nash et al. 2017, Sec. 2.1): per-candidate KL,
+"""Multi-Entity VAE objective pieces (Nash et al. 2017, Sec. 2.1): per-candidate KL,
 top-N selection by KL ("maximal information attention") and the ELBO over a set of objects.
 
 Pure functions of arrays; jit/vmap/grad safe.
@@ -18,7 +18,7 @@ def candidate_kl(mu, logvar):
 
 
 def select_top_n(mu, logvar, n: int):
-    """The N candidates with the largest KL (seed 003 Sec. 2.1, "candidate sub-selection").
+    """The N candidates with the largest KL (Nash et al. 2017, Sec. 2.1, "candidate sub-selection").
 
     Args:
       mu, logvar: candidate posteriors [B, S, D].
@@ -44,8 +44,8 @@ def select_top_n(mu, logvar, n: int):
 def multi_entity_elbo(x, out, mu, logvar, *, likelihood: str = "bernoulli", beta: float = 1.0):
     """Negative ELBO of the MVAE: E_q[-log p(x | z_1..z_N)] + beta * sum_n KL(q(z_n|x) || N(0, I)).
 
-    The prior over the set is a product of independent unit Gaussians (seed 003 Sec. 2), so the
-    KL is the sum of the selected candidates' KLs. beta = 1 is the paper's objective.
+    The prior over the set is a product of independent unit Gaussians (Nash et al. 2017, Sec. 2),
+    so the KL is the sum of the selected candidates' KLs. beta = 1 is the paper's objective.
 
     Args:
       x: images [B, H, W, C]; out: decoder output for one sample of each selected latent;

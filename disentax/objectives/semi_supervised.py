@@ -1,4 +1,4 @@
-"""Semi-supervised structured VAE objective (Siddharth et al. 2017, seed 002 Sec. 3, Eq. 2–4).
+"""Semi-supervised structured VAE objective (Siddharth et al. 2017, Sec. 3, Eq. 2–4).
 
 Generative model p(x | y, z) p(y) p(z) with a discrete y (K classes, uniform prior unless
 given) and a Gaussian style z; recognition model q(y | x) q(z | x, y).
@@ -26,12 +26,12 @@ given) and a Gaussian style z; recognition model q(y | x) q(z | x, y).
   Note: for a likelihood with L_{x|y} < 0 (Bernoulli images), f(q) = q·(A − log q) with
   A = L_{x|y} + log p(y_i) is maximised at q = exp(A − 1), so Eq. 4 alone pushes q(y_i|x_i)
   *down* for the true label. The `alpha` term, α·log q(y_i|x_i) on supervised data (the explicit
-  classifier term of Kingma et al. 2014, kept in the later version of seed 002), is what makes the
-  classifier learn; α = 0 gives the seed's Eq. 4 unchanged.
+  classifier term of Kingma et al. 2014, kept in the later NIPS 2017 version of Siddharth et al.),
+  is what makes the classifier learn; α = 0 gives Siddharth et al.'s Eq. 4 unchanged.
 
-Continuous partially-supervised latents (regression; seed 002 Sec. 3: the formulation "learns a
-regressor instead of a classifier"). Optional latents c ∈ R^R with prior p(c) = N(0, I) on
-standardised targets (mean 0, variance 1 over the dataset; see
+Continuous partially-supervised latents (regression; Siddharth et al. 2017, Sec. 3: the formulation
+"learns a regressor instead of a classifier"). Optional latents c ∈ R^R with prior p(c) = N(0, I)
+on standardised targets (mean 0, variance 1 over the dataset; see
 `disentax.data.labelled.standardised_levels`) and a Gaussian head q(c|x) = N(m(x), diag e^{s(x)}),
 fed downstream with y: q(z | x, y, c) and p(x | y, c, z).
 
@@ -92,7 +92,8 @@ def _log_prior(prior_logits, num_classes: int, dtype=jnp.float32):
 
 
 def conditional_elbo(x, out, mu, logvar, *, likelihood: str = "bernoulli"):
-    """L_{x|y} per example [B] (seed 002 Eq. 3): log p(x|y,z) − KL(q(z|x,y) ‖ N(0, I)), one z sample.
+    """L_{x|y} per example [B] (Siddharth et al. 2017, Eq. 3): log p(x|y,z)
+    − KL(q(z|x,y) ‖ N(0, I)), one z sample.
 
     Returns (L [B], log_px [B], kl_z [B]).
     """
@@ -115,7 +116,7 @@ def supervised_objective(x, out, mu, logvar, y_logits, labels, *, likelihood: st
     Args:
       x: images [B, H, W, C]; out: decoder output for (y_i one-hot, z ~ q(z|x, y_i)).
       mu, logvar: q(z | x, y_i) [B, D]; y_logits: q(y | x) logits [B, K]; labels: int [B].
-      alpha: weight of the explicit classifier term (0 = the seed's objective).
+      alpha: weight of the explicit classifier term (0 = Siddharth et al.'s objective).
       prior_logits: logits of p(y) [K]; uniform when None.
       c_mu, c_logvar: q(c | x) of the regressed latents [B, R]; c_target: the given standardised
         values [B, R], which the caller fed downstream (`out`, `mu`, `logvar`). All three or none.
@@ -207,10 +208,10 @@ def semi_supervised_vae(x, out, mu, logvar, y_logits, labels, supervised, *, est
                     c_mu=None, c_logvar=None, c_target=None):
     """Eq. 4 if the (scalar, traced) `supervised` flag is set, else Eq. 2: one jit-able objective.
 
-    The batch is wholly supervised or wholly unsupervised (seed 002, "Supervision rate"); both
-    losses are formed from the same forward pass (the caller fed one-hot labels or the sampled /
-    plugged-in y downstream accordingly) and the flag selects one, so the step compiles once.
-    Unlabelled batches may carry labels = −1; they are never read there (nor `c_target`).
+    The batch is wholly supervised or wholly unsupervised (Siddharth et al. 2017, "Supervision
+    rate"); both losses are formed from the same forward pass (the caller fed one-hot labels or the
+    sampled / plugged-in y downstream accordingly) and the flag selects one, so the step compiles
+    once. Unlabelled batches may carry labels = −1; they are never read there (nor `c_target`).
     Regressed latents: pass `c_mu`, `c_logvar` (q(c|x)) and `c_target` (the given values on
     labelled batches; anything finite otherwise), see the module docstring.
     """

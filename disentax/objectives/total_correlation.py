@@ -1,4 +1,4 @@
-"""Total-correlation objectives: β-TCVAE (Chen et al. 2018) and HFVAE (seed 001, Eq. 4).
+"""Total-correlation objectives: β-TCVAE (Chen et al. 2018) and HFVAE (Esmaeili et al. 2019, Eq. 4).
 
 Both replace the KL term of the ELBO by its decomposition into mutual information, total
 correlation and per-dimension (or per-group) KL terms, estimated on the minibatch with
@@ -76,16 +76,17 @@ def hfvae(
     log_p_groups=None,
     log_p_joint=None,
 ):
-    """HFVAE (seed 001, Eq. 4): maximise (1) + (3) + (ii) + α(2) + β(A) + γ(i), i.e. minimise
+    """HFVAE (Esmaeili et al. 2019, Eq. 4): maximise (1) + (3) + (ii) + α(2) + β(A) + γ(i), i.e.
+    minimise
 
         E_q[−log p(x|z)] − (ii) − α·(2) − β·(A) − γ·(i)
 
     ((1) + (3) = E_q[log p(x|z)] + log N; the constant log N is dropped). The terms are those of
     `estimators.hierarchical_decompose` over `groups` (`GaussianGroup` / `ConcreteGroup`, e.g.
-    dSprites: a 3-way Concrete shape group and a 10-d Gaussian group, seed 001 Table 2), with the
-    seed's Sec. 3.1 estimator by default. α = β = γ = 1 gives the Monte Carlo ELBO; a flat
-    Gaussian with one dimension per group and β = γ recovers β-TCVAE (seed 001 Table 1).
-    Defaults β = 4, γ = 3: the dSprites setting of seed 001 Table 3.
+    dSprites: a 3-way Concrete shape group and a 10-d Gaussian group, Esmaeili et al. 2019,
+    Table 2), with the paper's Sec. 3.1 estimator by default. α = β = γ = 1 gives the Monte Carlo
+    ELBO; a flat Gaussian with one dimension per group and β = γ recovers β-TCVAE (Esmaeili et al.
+    2019, Table 1). Defaults β = 4, γ = 3: the dSprites setting of Esmaeili et al. (2019), Table 3.
 
     Returns (loss, aux); aux: reconstruction, kl (= kl_sample), kl_per_dim (closed form, Gaussian
     dims), elbo (Monte Carlo), mutual_info, total_correlation (between groups), within_group_tc,

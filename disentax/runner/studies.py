@@ -1,5 +1,5 @@
 """Studies that train several models: the semi-supervised error against (l, r) (Siddharth et al.
-(2017), Fig. 5). The sweeps of many models as one program build on the same contract."""
+(2017), Fig. 5)."""
 from __future__ import annotations
 
 import tempfile
@@ -16,11 +16,12 @@ __all__ = ["semi_supervised_sweep"]
 
 def semi_supervised_sweep(config, labels_per_class: Sequence[int], rates: Sequence[float], seeds: Iterable[int],
                           test_images, test_labels, workdir=None, test_targets=None) -> list[dict]:
-    """Seed 002 Fig. 5 protocol: for each (l, r, seed) train `config` and measure the test error.
+    """The Fig. 5 protocol of Siddharth et al. (2017): for each (l, r, seed) train `config` and
+    measure the test error.
 
     Returns rows {"labels_per_class", "supervision_rate", "seed", "error"}, plus, given
     `test_targets` [N, R] (standardised, see `labelled_test_set`) for a config with
-    `regression_factors`, one entry per regressed factor: "rmse_<name>" or, for an angular
+    `semi_supervised.regression_factors`, one entry per regressed factor: "rmse_<name>" or, for an angular
     factor, "cosine_<name>". Runs go to `workdir/l{l}_r{r}_s{seed}` (a temporary folder when None).
     """
     hp = config.semi_supervised

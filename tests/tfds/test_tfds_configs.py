@@ -1,5 +1,6 @@
-"""The seed-001 real-data configs (β-TCVAE / HFVAE on TFDS dSprites and CelebA) validate, carry the
-published settings, and train a few steps without NaN on mock data at tiny sizes."""
+"""The real-data configs after Esmaeili et al. 2019 (β-TCVAE / HFVAE on TFDS dSprites and
+CelebA) validate, carry the published settings, and train a few steps without NaN on mock data at
+tiny sizes."""
 
 import numpy as np
 import pytest
