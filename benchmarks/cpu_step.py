@@ -49,7 +49,6 @@ def main():
             runners[f"{method}: jax {down}/{up}"] = JaxStep(c)
         if not a.no_torch:
             import torch
-
             from torch_reference import TorchWorker
 
             torch_of[method] = f"{method}: torch {torch.__version__} (own process)"

@@ -93,7 +93,7 @@ def bench_batch(B, reps, encoder, mlp_hidden, seed=0):
 
     steps_est = jax.jit(est_work)
     args = (outputs["z"], outputs["mu"], outputs["logvar"])
-    for name, fn in steps.items():  # compile + warm up
+    for fn in steps.values():  # compile + warm up
         for _ in range(2):
             timed(fn, state, x, key)
     for _ in range(2):

@@ -67,8 +67,8 @@ def main():
     ap.add_argument("--small", action="store_true")
     args = ap.parse_args()
     runs = {n: build(c, o, args.batch) for n, c, o in variants(args.small)}
-    for r in range(args.rounds):
-        for n, run in runs.items():
+    for _ in range(args.rounds):
+        for run in runs.values():
             t = time.perf_counter()
             for i in range(args.steps):
                 run["state"], m = run["step"](run["state"], run["batch"], jax.random.PRNGKey(10 + i))

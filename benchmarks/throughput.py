@@ -25,7 +25,6 @@ import json
 from pathlib import Path
 
 import jax
-
 from common import JaxStep, device_note, matmul_peak_flops, method_config, peak_memory, time_interleaved
 
 from disentax import methods
@@ -120,7 +119,6 @@ def main():
     if not a.no_torch:
         try:
             import torch
-
             from torch_reference import TorchWorker as make_torch
         except ImportError:
             print("torch not installed (pip install disentax[bench]); skipping the reference")

@@ -1,4 +1,4 @@
-"""Capacity-annealed β-VAE (Burgess et al. 2018, seed 003 Sec. 5) on procedural dSprites.
+"""Capacity-annealed β-VAE (Burgess et al. 2018, Sec. 5) on procedural dSprites.
 
 Loss: reconstruction + γ·|KL − C(step)|, C rising linearly from c_start = 0 to
 c_max = 25 nats over c_steps = 100k steps, γ = 1000: the paper's dSprites settings

@@ -1,4 +1,5 @@
-"""Auxiliary-task VAE (seed 000, Experiment 1) on CIFAR10 (TFDS `cifar10`, 32x32x3).
+"""Auxiliary-task VAE (Anonymous 2019, "Explicit Information Placement on Latent Variables using
+Auxiliary Generative Modelling Task", Experiment 1) on CIFAR10 (TFDS `cifar10`, 32x32x3).
 
 The SVHN settings (`auxiliary_vae_svhn.py`: patches, latent sizes, network, optimiser) with
 beta = 20 as in the CIFAR10 panels of Fig. 2. Reads the prepared TFDS dataset

@@ -1,7 +1,8 @@
-"""Auxiliary-task VAE with clustering (seed 000, Experiment 2.1) on SVHN (TFDS `svhn_cropped`).
+"""Auxiliary-task VAE with clustering (Anonymous 2019, "Explicit Information Placement on Latent
+Variables using Auxiliary Generative Modelling Task", Experiment 2.1) on SVHN (TFDS `svhn_cropped`).
 
-The seed's Table 1 setting: k = 30 clusters for the 10 digit classes, beta = 40 (searched over
-{1, 10, 20, 30, 40, 50, 60}); reported ACC 58.2% (+- 5.6). Concrete temperature 0.5 (the seed
+The paper's Table 1 setting: k = 30 clusters for the 10 digit classes, beta = 40 (searched over
+{1, 10, 20, 30, 40, 50, 60}); reported ACC 58.2% (+- 5.6). Concrete temperature 0.5 (the paper
 only says "constant"). Reads the prepared TFDS dataset, see `auxiliary_vae_svhn`.
 """
 from disentax.config import sibling_config, with_method

@@ -1,6 +1,6 @@
-"""FactorVAE on dSprites with the seed's five discriminator updates per VAE update.
+"""FactorVAE on dSprites with Kim & Mnih's five discriminator updates per VAE update.
 
-Kim & Mnih 2018 (seed 003, Sec. 6): "use five discriminator updates per VAE update (smaller
+Kim & Mnih 2018 (Sec. 6): "use five discriminator updates per VAE update (smaller
 MLPs and fewer discriminator updates work fine, but we noticed slight improvements up to
 this setting)". Everything else as in `factor_vae_dsprites.py` (γ = 35, 6 × 1000 discriminator).
 """

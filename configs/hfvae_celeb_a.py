@@ -1,12 +1,12 @@
-"""HFVAE (Esmaeili et al. 2019, seed 001) on CelebA, 64x64 RGB (TFDS `celeb_a`, centre crop 148
+"""HFVAE (Esmaeili et al. 2019) on CelebA, 64x64 RGB (TFDS `celeb_a`, centre crop 148
 then resize).
 
-Latents from seed 001 Table 2 (CelebA): a 2-way Concrete group and 20 Gaussian latents. Seed 001
-reports no CelebA β, γ; β = 4 (TC between groups), γ = 3 (TC within groups), α = 1 are its
-dSprites setting (Table 3). Estimator: seed 001 Sec. 3.1 at batch 512 ("batch sizes (512-1024)
+Latents from the paper's Table 2 (CelebA): a 2-way Concrete group and 20 Gaussian latents. The
+paper reports no CelebA β, γ; β = 4 (TC between groups), γ = 3 (TC within groups), α = 1 are its
+dSprites setting (Table 3). Estimator: the paper's Sec. 3.1 at batch 512 ("batch sizes (512-1024)
 needed to approximate the inference marginal"). Concrete temperature 0.66 and the rest as in
 `hfvae_dsprites.py` (conv encoder/decoder, Bernoulli pixels, Adam(1e-4) of base_config, since
-seed 001's appendix with its networks is not in the seed text). Needs
+the paper's appendix with its networks is not in the text the library was written from). Needs
 `pip install 'disentax[tfds]'` and `tfds build celeb_a --file_format=array_record`.
 """
 from disentax.config import base_config

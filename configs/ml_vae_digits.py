@@ -1,10 +1,11 @@
-"""ML-VAE (Bouchacourt et al. 2018, seed 004) on the scikit-learn 8×8 digits, grouped by label.
+"""ML-VAE (Bouchacourt et al. 2018) on the scikit-learn 8×8 digits, grouped by label.
 
-Seed 004's MNIST setting: style and content of 10 dims each, decoder one 500-unit tanh layer
-(`MLPDecoder` with mlp_hidden=(500,)), encoder the same width (ReLU). Likelihood: Bernoulli on the
-grey levels (the seed used a Gaussian with a learned variance; the foundation's Gaussian has a
-fixed one). Adam(1e-3), batch 100 as 10 groups of 10 images of one digit each; the seed does not
-state its group size. `--config.ragged_groups=true` draws random group sizes each batch.
+The paper's MNIST setting: style and content of 10 dims each, decoder one 500-unit tanh layer
+(`MLPDecoder` with model.mlp_hidden=(500,)), encoder the same width (ReLU). Likelihood: Bernoulli
+on the grey levels (the paper used a Gaussian with a learned variance; the foundation's Gaussian
+has a fixed one). Adam(1e-3), batch 100 (the method's default) as 10 groups of 10 images of one
+digit each; the paper does not state its group size. `--config.ml_vae.ragged_groups=true` draws
+random group sizes each batch.
 """
 from disentax.config import base_config
 

@@ -1,10 +1,10 @@
-"""ML-VAE (Bouchacourt et al. 2018, seed 004) on procedural dSprites, grouped by shape.
+"""ML-VAE (Bouchacourt et al. 2018) on procedural dSprites, grouped by shape.
 
 Every group shares a shape; scale, orientation and position vary per image, so the content code
 should carry the shape and the style the rest. Any factor can be the grouping one
-(`--config.group_factor=scale`). Conv encoder/decoder of Burgess et al. 2018 App. A.1 (as in the
-other dSprites configs), style and content of 10 dims each (seed 004's MNIST sizes), Adam(1e-4),
-batch 64 as 8 groups of 8 (the seed does not state its group size).
+(`--config.ml_vae.group_factor=scale`). Conv encoder/decoder of Burgess et al. 2018 App. A.1 (as
+in the other dSprites configs), style and content of 10 dims each (Bouchacourt et al.'s MNIST
+sizes), Adam(1e-4), batch 64 as 8 groups of 8 (the paper does not state its group size).
 """
 from disentax.config import base_config
 

@@ -1,4 +1,4 @@
-"""Multi-Entity VAE (Nash et al. 2017, seed 003 "The Multi-Entity Variational Autoencoder") on
+"""Multi-Entity VAE (Nash et al. 2017, "The Multi-Entity Variational Autoencoder") on
 procedural multi-object dSprites (up to 3 sprites, each present with probability 1/2).
 
 From the paper (Appendix A): encoder of four convolutions with max-pooling, relative x, y
@@ -12,7 +12,8 @@ over 3e6 steps.
 Not given in the paper, chosen here: 3x3 kernels, channel widths (32, 32, 64, 64), pooling after
 the first three convolutions (an 8x8 grid of 64 candidates), 256 hidden units in g, 32-channel
 convolutions in g and h, batch 64, log-linear annealing, p(present) = 1/2 with at most 3 sprites
-(the "3-sprite" data of Appendix C). Smaller runs: --config.num_steps=... --config.lr_decay_steps=...
+(the "3-sprite" data of Appendix C). Smaller runs: --config.num_steps=...
+--config.mvae.lr_decay_steps=...
 """
 from disentax.config import base_config
 

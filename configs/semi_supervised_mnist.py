@@ -1,14 +1,15 @@
-"""Semi-supervised structured VAE (Siddharth et al. 2017, seed 002 Sec. 4.1) on MNIST.
+"""Semi-supervised structured VAE (Siddharth et al. 2017, Sec. 4.1) on MNIST.
 
 Reads the prepared TFDS dataset `mnist` (train split; `pip install "disentax[tfds]"`, then
 `tfds build mnist --file_format=array_record`, see the README's real-datasets section). Batches
 are read on the host and prefetched: the labelled set (l records per class, fixed by
-`labelled_seed`) comes from one scan of the split's labels (`disentax.data.class_index`), and each
-step's batch is wholly labelled with probability r, a pure function of (seed, step).
+`semi_supervised.labelled_seed`) comes from one scan of the split's labels
+(`disentax.data.class_index`), and each step's batch is wholly labelled with probability r, a
+pure function of (seed, step).
 
-Seed 002 appendix: 2 × 512 ReLU MLP, 50-dim style, Bernoulli likelihood, Adam(1e-3), batch 100
-(within the seed's 80–500); plug-in estimator. Supervision l = 100 per class (Fig. 5 row
-"100"), r = 10 %; α = 50 as in `semi_supervised_digits` (0 = seed's Eq. 4 alone).
+Appendix of Siddharth et al.: 2 × 512 ReLU MLP, 50-dim style, Bernoulli likelihood, Adam(1e-3),
+batch 100 (within the paper's 80–500); plug-in estimator. Supervision l = 100 per class (Fig. 5
+row "100"), r = 10 %; α = 50 as in `semi_supervised_digits` (0 = the paper's Eq. 4 alone).
 """
 from disentax.config import base_config
 

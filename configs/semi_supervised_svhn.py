@@ -1,13 +1,14 @@
-"""Semi-supervised structured VAE (Siddharth et al. 2017, seed 002 Sec. 4.1) on SVHN (cropped digits).
+"""Semi-supervised structured VAE (Siddharth et al. 2017, Sec. 4.1) on SVHN (cropped digits).
 
 Reads the prepared TFDS dataset `svhn_cropped` (train split, 73,257 images of 32×32×3;
 `tfds build svhn_cropped --file_format=array_record`), on the host, as `semi_supervised_mnist`
-does: l labelled records per digit fixed by `labelled_seed`, wholly labelled batches at rate r.
+does: l labelled records per digit fixed by `semi_supervised.labelled_seed`, wholly labelled
+batches at rate r.
 
-Seed 002 appendix: a two-stage convolutional feature extractor before the MLP pre-encoder and a
-two-stage deconvolutional decoder, trained end to end, Adam(3e-4), 100-dim style (Fig. 4c),
-l = 100 labels per digit (Fig. 4d), plug-in estimator. Here: conv stack of 3 × 32 channels
-(32 → 4 px), dense (512, 512), logistic likelihood for colour images; r = 10 %, α = 50.
+Appendix of Siddharth et al.: a two-stage convolutional feature extractor before the MLP
+pre-encoder and a two-stage deconvolutional decoder, trained end to end, Adam(3e-4), 100-dim style
+(Fig. 4c), l = 100 labels per digit (Fig. 4d), plug-in estimator. Here: conv stack of 3 × 32
+channels (32 → 4 px), dense (512, 512), logistic likelihood for colour images; r = 10 %, α = 50.
 """
 from disentax.config import base_config
 

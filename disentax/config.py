@@ -24,6 +24,7 @@ import ml_collections
 from disentax import methods
 from disentax.data import registry as data_registry
 from disentax.errors import ConfigError
+from disentax.methods.registry import flatten
 from disentax.models import layers
 from disentax.models.vae import ENCODERS
 from disentax.objectives import LIKELIHOODS
@@ -130,17 +131,6 @@ def sibling_config(config_file: str, name: str) -> ml_collections.ConfigDict:
 # ----------------------------------------------------------------------------- switching method
 
 
-def _flatten(d, prefix: str = "") -> dict:
-    out = {}
-    for k in d.keys():
-        v = d[k]
-        if isinstance(v, (ml_collections.ConfigDict, dict)):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def _set(config: ml_collections.ConfigDict, dotted: str, value: Any) -> None:
     *path, leaf = dotted.split(".")
     node = config
@@ -162,9 +152,9 @@ def with_method(config: ml_collections.ConfigDict, method: str) -> ml_collection
     if method == config.method:
         return config
     old = config.method
-    before = _flatten(base_config(old))
+    before = flatten(base_config(old))
     fresh = base_config(method)
-    for key, value in _flatten(config).items():
+    for key, value in flatten(config).items():
         top = key.split(".")[0]
         if top in (old, "method") or before.get(key, _MISSING) == value:
             continue

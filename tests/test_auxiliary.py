@@ -8,15 +8,21 @@ import numpy as np
 import pytest
 
 from disentax import config as cfg
+from disentax import methods
 from disentax.data.registry import get_dataset
 from disentax.evaluation import information_placement as ev
 from disentax.objectives import reconstruction_log_likelihood
-from disentax.objectives.auxiliary import (auxiliary_vae, auxiliary_vae_clustering, image_to_patches,
-                                           patches_to_image, shuffle_patches)
-from disentax import methods
+from disentax.objectives.auxiliary import (
+    auxiliary_vae,
+    auxiliary_vae_clustering,
+    image_to_patches,
+    patches_to_image,
+    shuffle_patches,
+)
 from disentax.runner import loop
 from disentax.train.checkpoint import Checkpointer
 from disentax.train.logging import read_metrics
+
 from helpers import QUICK, configure, same_leaves
 
 

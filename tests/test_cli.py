@@ -64,3 +64,24 @@ def test_console_script_trains_and_resumes(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "to step 6" in out.stdout
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit()) == ["4", "6"]
+
+
+def test_a_missing_optional_extra_is_a_one_line_error(tmp_path, capsys, monkeypatch):
+    # As if tensorflow-datasets were not installed: importing it fails.
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)
+    code = cli.main(["train", "--config", "beta_vae_shapes3d", "--workdir", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.strip().count("\n") == 0 and "Traceback" not in err
+    assert "dataset 'shapes3d'" in err and "pip install 'disentax[tfds]'" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_list_prints_methods_with_defaults_and_sources_configs_datasets_and_metrics(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    for line in ("  beta_tcvae ", "      beta = 6.0 (>= 0): weight of the total correlation",
+                 "  factor_vae_dsprites_5d ", "  dsprites ", "  mig_exact "):
+        assert line in out, line
+    assert "[Higgins et al. (2017)" in out
+    assert cli.main(["list", "datasets"]) == 0 and "Methods" not in capsys.readouterr().out
+    assert cli.main(["list", "colours"]) == 2 and "unknown section 'colours'" in capsys.readouterr().err

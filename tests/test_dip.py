@@ -8,9 +8,9 @@ import pytest
 from disentax import objectives
 from disentax.metrics.correlation import cvr, mapc, tdv, ud90
 from disentax.objectives.dip import dip_covariance
-
 from disentax.runner import loop
 from disentax.train.logging import read_metrics
+
 from helpers import QUICK, configure, images_and_logits
 
 

@@ -9,6 +9,7 @@ from disentax import cli
 from disentax import config as cfg
 from disentax.runner import loop
 from disentax.runner.restore import RunNotFoundError, restore_run
+
 from helpers import configure
 
 

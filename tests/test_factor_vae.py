@@ -14,6 +14,7 @@ from disentax.objectives.factor import discriminator_tc, factor_vae_discriminato
 from disentax.runner import loop
 from disentax.train.checkpoint import Checkpointer
 from disentax.train.logging import read_metrics
+
 from helpers import QUICK, TINY_MODEL, configure, same_leaves, train_until_interrupted
 
 

@@ -16,6 +16,7 @@ from disentax.metrics import suite
 from disentax.objectives.auxiliary import shuffle_patches
 from disentax.runner import evaluate as run_evaluate
 from disentax.runner import loop
+
 from helpers import tiny_config
 
 # The ground-truth dataset each method is scored on (dSprites unless it needs colour).

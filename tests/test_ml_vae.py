@@ -7,12 +7,18 @@ from disentax import config as cfg
 from disentax import objectives
 from disentax.data import DSprites
 from disentax.data.digits import Digits
-from disentax.data.groups import (chunk_by_label, group_batch_sampler, group_counts, random_segment_ids,
-                                  segment_ids_from_sizes)
+from disentax.data.groups import (
+    chunk_by_label,
+    group_batch_sampler,
+    group_counts,
+    random_segment_ids,
+    segment_ids_from_sizes,
+)
 from disentax.evaluation.weak_supervision import content_style_accuracy
 from disentax.objectives.grouped import ml_vae, product_of_gaussians
 from disentax.runner import loop
 from disentax.train.logging import read_metrics
+
 from helpers import QUICK, configure, same_leaves, train_until_interrupted
 
 

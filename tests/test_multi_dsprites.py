@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from disentax.data import dsprites
 from disentax.data import coloured_dsprites as cd
+from disentax.data import dsprites
 from disentax.data.multi_dsprites import MultiDSprites, hsv_to_rgb, render_objects, render_scene
 from disentax.data.registry import available, get_dataset
 

@@ -8,11 +8,12 @@ import pytest
 
 from disentax import config as cfg
 from disentax.evaluation import objects as ev
-from disentax.models.mvae import CandidateEncoder, MVAE, ObjectDecoder, coordinate_channels
+from disentax.models.mvae import MVAE, CandidateEncoder, ObjectDecoder, coordinate_channels
 from disentax.objectives.multi_entity import candidate_kl, multi_entity_elbo, select_top_n
 from disentax.runner import loop
 from disentax.train.checkpoint import Checkpointer
 from disentax.train.logging import read_metrics
+
 from helpers import METHOD_TINY, QUICK, configure, same_leaves
 
 

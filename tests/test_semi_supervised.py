@@ -13,6 +13,7 @@ from disentax.data.labelled import labelled_indices, semi_supervised_sampler
 from disentax.objectives import semi_supervised as ss
 from disentax.runner import loop
 from disentax.train.logging import read_metrics
+
 from helpers import QUICK, configure, same_leaves, train_until_interrupted
 
 # A small model with separate parameter sets, as in the appendix of Siddharth et al. (2017):

@@ -17,6 +17,7 @@ from disentax.methods import build
 from disentax.objectives import semi_supervised as ss
 from disentax.runner import loop
 from disentax.train.logging import read_metrics
+
 from helpers import QUICK, TINY_MODEL, configure, same_leaves, train_until_interrupted
 
 B, K, D, R, P = 6, 3, 2, 2, 5

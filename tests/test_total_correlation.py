@@ -6,15 +6,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from disentax import config as cfg
 from disentax import estimators as est
 from disentax import objectives
 from disentax.data import get_dataset
 from disentax.methods import decomposition_diagnostics
 from disentax.runner import loop
-from helpers import QUICK, configure, images_and_logits
 from disentax.train.logging import read_metrics
 
+from helpers import QUICK, configure, images_and_logits
 from test_estimators import concrete_gaussian_batch, ref_log_qz
 
 

@@ -11,6 +11,7 @@ from disentax.data import get_dataset
 from disentax.runner import loop
 from disentax.train.checkpoint import Checkpointer
 from disentax.train.logging import read_metrics
+
 from helpers import QUICK, configure, same_leaves, train_until_interrupted
 
 

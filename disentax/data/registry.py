@@ -10,6 +10,7 @@ from disentax.data.coloured_dsprites import ColouredDSprites
 from disentax.data.digits import Digits
 from disentax.data.dsprites import DSprites
 from disentax.data.multi_dsprites import MultiDSprites
+from disentax.errors import MissingExtraError
 
 _FACTORIES: dict[str, Callable] = {}
 _KINDS: dict[str, str] = {}
@@ -38,7 +39,10 @@ def get_dataset(name: str):
     """The dataset called `name` (see `available()`)."""
     if name not in _FACTORIES:
         raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(available())}")
-    return _FACTORIES[name]()
+    try:
+        return _FACTORIES[name]()
+    except MissingExtraError as e:
+        raise MissingExtraError(f"dataset {name!r}: {e}") from None
 
 
 register("dsprites", "procedural dSprites, 737,280 images of a 5-factor grid, rendered on device")(DSprites)

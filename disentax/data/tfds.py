@@ -554,4 +554,3 @@ GROUND_TRUTH: dict[str, Callable[..., TFDSGroundTruth]] = {
     "shapes3d": TFDSShapes3D,
     "smallnorb": TFDSSmallNORB,
 }
-IMAGE_ONLY = ("mnist", "fashion_mnist", "svhn_cropped", "cifar10", "celeb_a")

@@ -10,17 +10,32 @@ families: `vae` (vae, beta_vae, annealed_vae, beta_tcvae, dip_vae_i, dip_vae_ii)
 `factor_vae`, `semi_supervised`, `ml_vae`, `mvae` (mvae, mvae_baseline) and `auxiliary`
 (auxiliary_vae, auxiliary_vae_clustering).
 """
+# The other families register themselves on import.
+from disentax.methods import auxiliary, factor_vae, hfvae, ml_vae, mvae, semi_supervised  # noqa: F401, E402
+from disentax.methods.common import concatenated, encoder_of, gaussian_code, images_only, vae_pictures
 from disentax.methods.contract import (
-    Check, Code, GaussianPosterior, Hyperparameter, Method, MethodSpec, at_least, between, greater_than, one_of,
+    Check,
+    Code,
+    GaussianPosterior,
+    Hyperparameter,
+    Method,
+    MethodSpec,
+    at_least,
+    between,
+    greater_than,
+    one_of,
     positive_ints,
 )
 from disentax.methods.registry import (
-    ENTRY_POINT_GROUP, available, build, check_hyperparameters, get_spec, need, register,
+    ENTRY_POINT_GROUP,
+    available,
+    build,
+    check_hyperparameters,
+    get_spec,
+    need,
+    register,
 )
-from disentax.methods.common import concatenated, encoder_of, gaussian_code, images_only, vae_pictures
 from disentax.methods.vae import decomposition_diagnostics, vae_method
-# The other families register themselves on import.
-from disentax.methods import auxiliary, factor_vae, hfvae, ml_vae, mvae, semi_supervised  # noqa: F401, E402
 
 __all__ = [
     "Check", "Code", "ENTRY_POINT_GROUP", "GaussianPosterior", "Hyperparameter", "Method", "MethodSpec",

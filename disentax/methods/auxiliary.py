@@ -18,8 +18,7 @@ from disentax.methods.registry import register
 from disentax.models.auxiliary import build_auxiliary_vae
 from disentax.objectives.auxiliary import auxiliary_vae, auxiliary_vae_clustering, shuffle_patches
 from disentax.train.optim import make_optimizer
-from disentax.train.state import TrainState
-from disentax.train.step import make_train_step
+from disentax.train.step import TrainState, make_train_step
 
 # The fixed shuffle of x~ when a trained model is scored (training draws a new one every batch).
 SCORING_SHUFFLE_KEY = 0
@@ -115,7 +114,10 @@ AUXILIARY_VAE = register(MethodSpec(
 AUXILIARY_VAE_CLUSTERING = register(MethodSpec(
     name="auxiliary_vae_clustering", build=_build, paper="Anonymous (2019), ICLR submission on explicit information placement, Eq. 7-11",
     summary="the auxiliary-task VAE with a Concrete cluster variable y and a prior p(z_g|y)",
-    hyperparameters=_COMMON + (
+    hyperparameters=(
+        Hyperparameter("beta", 40.0, "weight of the KL terms", "the paper's Table 1 (SVHN; searched over 1, 10, "
+                       "20, 30, 40, 50, 60)", at_least(0)),
+    ) + _COMMON[1:] + (
         Hyperparameter("num_clusters", 30, "k: values of the cluster variable y",
                        "the paper's Table 1: 30 clusters for the 10 SVHN digits", at_least(2)),
         Hyperparameter("temperature", 0.5, "Concrete temperature of y", _HERE + " (the paper: 'constant')",

@@ -14,20 +14,26 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from disentax import distributions as dist
 from disentax.methods.common import encoder_of, gaussian_code, vae_pictures
-from disentax.methods.contract import (Check, Hyperparameter, Method, MethodSpec, at_least, greater_than, one_of,
-                                       positive_ints)
+from disentax.methods.contract import (
+    Check,
+    Hyperparameter,
+    Method,
+    MethodSpec,
+    at_least,
+    greater_than,
+    one_of,
+    positive_ints,
+)
 from disentax.methods.registry import register
 from disentax.methods.vae import decomposition_diagnostics
 from disentax.models import build_vae
 from disentax.models.discriminators import build_discriminator
 from disentax.objectives.factor import factor_vae_discriminator_loss, factor_vae_loss, permute_dims
 from disentax.train.optim import OPTIMIZERS, make_optimizer
-from disentax.train.state import TrainState
-from disentax.train.step import make_train_step
+from disentax.train.step import TrainState, make_train_step, optimizer_update
 
 
 def two_batches(dataset, key, batch_size: int):
@@ -106,8 +112,8 @@ def make_factor_vae_train_step(model, disc, tx, disc_tx, *, gamma: float, likeli
     def disc_update(k, carry, zq, zp):
         params, opt_state, loss_sum, acc_sum = carry
         (loss, aux), grads = disc_grad(params, zq[k], zp[k])
-        updates, opt_state = disc_tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss_sum + loss, acc_sum + aux["accuracy"]
+        params, opt_state = optimizer_update(disc_tx, grads, params, opt_state)
+        return params, opt_state, loss_sum + loss, acc_sum + aux["accuracy"]
 
     def update_extra(state, outputs, batch, key):
         _, k_disc = jax.random.split(key)

@@ -9,16 +9,15 @@ import numpy as np
 
 from disentax import distributions as dist
 from disentax import objectives, viz
+from disentax.errors import ConfigError
 from disentax.estimators import ConcreteGroup, GaussianGroup
 from disentax.methods.common import gaussian_code, images_only
 from disentax.methods.contract import Code, Hyperparameter, Method, MethodSpec, at_least, greater_than, one_of
-from disentax.errors import ConfigError
 from disentax.methods.registry import register
 from disentax.methods.vae import TRAIN_ESTIMATORS, vae_loss
 from disentax.models.hfvae import build_concrete_gaussian_vae
 from disentax.train.optim import make_optimizer
-from disentax.train.state import TrainState
-from disentax.train.step import make_train_step
+from disentax.train.step import TrainState, make_train_step
 
 
 def _groups(o, temperature):

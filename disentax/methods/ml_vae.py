@@ -26,8 +26,7 @@ from disentax.models.structured import build_grouped_vae
 from disentax.objectives import grouped as grouped_obj
 from disentax.objectives.elbo import reconstruction_mean
 from disentax.train.optim import make_optimizer
-from disentax.train.state import TrainState
-from disentax.train.step import make_train_step
+from disentax.train.step import TrainState, make_train_step
 
 
 def _build(config, dataset) -> Method:

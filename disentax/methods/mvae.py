@@ -15,15 +15,14 @@ from disentax import objectives
 from disentax.data.multi_dsprites import MultiDSprites
 from disentax.errors import ConfigError
 from disentax.evaluation.objects import evaluate_counting, write_mvae_pictures
-from disentax.methods.common import encoder_of, gaussian_code, images_only
-from disentax.methods.contract import Check, Hyperparameter, Method, MethodSpec, at_least, one_of, positive_ints
+from disentax.methods.common import gaussian_code, images_only
+from disentax.methods.contract import Hyperparameter, Method, MethodSpec, at_least, one_of, positive_ints
 from disentax.methods.registry import register
 from disentax.methods.vae import vae_method
 from disentax.models.mvae import POOLINGS, build_mvae
 from disentax.objectives.multi_entity import multi_entity_elbo
 from disentax.train.optim import exponential_decay
-from disentax.train.state import TrainState
-from disentax.train.step import make_train_step
+from disentax.train.step import TrainState, make_train_step
 
 
 def _optimizer(config):

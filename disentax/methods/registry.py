@@ -144,7 +144,7 @@ def check_hyperparameters(config: ml_collections.ConfigDict) -> None:
     group = config[name]
     if not isinstance(group, ml_collections.ConfigDict):
         raise ConfigError(f"config.{name} must be the group of method {name!r}'s parameters, got {group!r}")
-    present = _flatten(group)
+    present = flatten(group)
     for key in present:
         if key not in declared:
             raise ConfigError(f"unknown config key 'config.{name}.{key}'; method {name!r} has: {', '.join(declared)}")
@@ -161,12 +161,13 @@ def check_hyperparameters(config: ml_collections.ConfigDict) -> None:
         spec.check(config)
 
 
-def _flatten(group: ml_collections.ConfigDict, prefix: str = "") -> dict:
+def flatten(group, prefix: str = "") -> dict:
+    """{dotted key: value} of a (nested) ConfigDict or dict."""
     out = {}
     for k in group.keys():
         v = group[k]
-        if isinstance(v, ml_collections.ConfigDict):
-            out.update(_flatten(v, f"{prefix}{k}."))
+        if isinstance(v, (ml_collections.ConfigDict, dict)):
+            out.update(flatten(v, f"{prefix}{k}."))
         else:
             out[f"{prefix}{k}"] = v
     return out
@@ -184,8 +185,8 @@ def _set(group: ml_collections.ConfigDict, dotted: str, value: Any) -> None:
 def need(config: ml_collections.ConfigDict, key: str, ok: bool, what: str) -> None:
     """For a method's `check`: raise `config.<method>.<key> must be <what>, got <value>` unless `ok`."""
     if not ok:
-        value = _flatten(config[config.method]).get(key)
+        value = flatten(config[config.method]).get(key)
         raise ConfigError(f"config.{config.method}.{key} must be {what}, got {value!r}")
 
 
-__all__ = ["ENTRY_POINT_GROUP", "available", "build", "check_hyperparameters", "get_spec", "need", "register"]
+__all__ = ["ENTRY_POINT_GROUP", "available", "build", "check_hyperparameters", "flatten", "get_spec", "need", "register"]

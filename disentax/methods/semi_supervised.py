@@ -27,8 +27,7 @@ from disentax.models.structured import build_structured_vae
 from disentax.objectives import semi_supervised as ss_obj
 from disentax.objectives.elbo import reconstruction_mean
 from disentax.train.optim import make_optimizer
-from disentax.train.state import TrainState
-from disentax.train.step import make_train_step
+from disentax.train.step import TrainState, make_train_step
 
 
 def _build(config, dataset) -> Method:

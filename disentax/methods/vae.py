@@ -18,8 +18,7 @@ from disentax.methods.contract import Hyperparameter, Method, MethodSpec, at_lea
 from disentax.methods.registry import need, register
 from disentax.models import build_vae
 from disentax.train.optim import make_optimizer
-from disentax.train.state import TrainState
-from disentax.train.step import make_train_step
+from disentax.train.step import TrainState, make_train_step
 
 TRAIN_ESTIMATORS = ("mws", "mss", "hfvae")  # "exact" needs the whole dataset in one batch
 

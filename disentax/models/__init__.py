@@ -1,8 +1,8 @@
 """Flax modules: encoders, decoders and the VAE that pairs them."""
-from disentax.models.encoders import ConvEncoder, MLPEncoder
 from disentax.models.decoders import ConvDecoder, MLPDecoder, likelihood_params
-from disentax.models.vae import VAE, build_vae
 from disentax.models.discriminators import LatentDiscriminator, build_discriminator
+from disentax.models.encoders import ConvEncoder, MLPEncoder
+from disentax.models.vae import VAE, build_vae
 
 __all__ = [
     "ConvEncoder",

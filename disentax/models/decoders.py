@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Sequence
 
 import flax.linen as nn
-import jax.numpy as jnp
 
 from disentax.models.layers import Up
 from disentax.objectives.elbo import likelihood_params
+
 
 class ConvDecoder(nn.Module):
     """Dense(hidden)... -> Dense(4*4*c) -> 4 x ConvTranspose(4x4, stride 2) -> [B, 64, 64, C*P]."""

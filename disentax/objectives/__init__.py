@@ -1,4 +1,5 @@
 """Pure objectives: arrays in, `(loss, aux)` out. Import into your own JAX code freely."""
+from disentax.objectives.dip import covariance_penalty, dip_vae
 from disentax.objectives.elbo import (
     LIKELIHOODS,
     annealed_vae,
@@ -8,16 +9,15 @@ from disentax.objectives.elbo import (
     reconstruction_log_likelihood,
     reconstruction_mean,
 )
-from disentax.objectives.dip import covariance_penalty, dip_vae
-from disentax.objectives.total_correlation import beta_tcvae, hfvae
-from disentax.objectives.grouped import ml_vae, product_of_gaussians
-from disentax.objectives.semi_supervised import semi_supervised_vae, supervised_objective, unsupervised_objective
 from disentax.objectives.factor import (
     discriminator_tc,
     factor_vae_discriminator_loss,
     factor_vae_loss,
     permute_dims,
 )
+from disentax.objectives.grouped import ml_vae, product_of_gaussians
+from disentax.objectives.semi_supervised import semi_supervised_vae, supervised_objective, unsupervised_objective
+from disentax.objectives.total_correlation import beta_tcvae, hfvae
 
 __all__ = [
     "LIKELIHOODS",

@@ -72,10 +72,6 @@ def shuffle_patches(key, x, patch: int):
     return jax.vmap(one)(jax.random.split(key, x.shape[0]), x)
 
 
-def _gaussian_kl_sum(mu, logvar, prior_mu=0.0, prior_logvar=0.0):
-    return jnp.sum(dist.gaussian_kl(mu, logvar, prior_mu, prior_logvar), axis=-1)
-
-
 def auxiliary_vae(x, x_shuffled, out, out_aux, mu_g, logvar_g, mu_l, logvar_l, *, beta: float = 1.0,
                   likelihood: str = "logistic"):
     """Anonymous (2019), Eq. 6, as a loss to minimise (the negative of the paper's free energy):

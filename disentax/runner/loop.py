@@ -21,6 +21,7 @@ from disentax import methods
 from disentax.data.host_pipeline import make_batch_source
 from disentax.data.registry import get_dataset
 from disentax.errors import ConfigError
+from disentax.methods.registry import flatten
 from disentax.train import sharding
 from disentax.train.checkpoint import Checkpointer
 from disentax.train.logging import MetricWriter, to_python
@@ -41,22 +42,12 @@ class NonFiniteLossError(FloatingPointError):
         super().__init__(f"loss became non-finite at step {step}; training stopped ({where})")
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def _check_config(workdir: Path, config, write: bool = True) -> None:
     path = workdir / "config.json"
     current = config.to_dict()
     if path.exists():
         saved = json.loads(path.read_text())
-        a, b = _flatten(saved), _flatten(json.loads(json.dumps(current)))
+        a, b = flatten(saved), flatten(json.loads(json.dumps(current)))
         changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k.split(".")[0] not in RESUMABLE_KEYS)
         if changed:
             k = changed[0]

@@ -1,15 +1,48 @@
-"""The train step, the one hot path: `train_step(state, batch, key) -> (state, metrics)`, pure.
+"""The train step, the one hot path: `train_step(state, batch, key) -> (state, metrics)`, pure,
+and the `TrainState` it updates.
 
 Every method with an optimiser builds its step here, so the gradient update is written once.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
+import flax.struct
 import jax
+import jax.numpy as jnp
 import optax
 
-from disentax.train.state import TrainState
+
+@flax.struct.dataclass
+class TrainState:
+    """step: int32 scalar; params: the trained network's parameters; opt_state: its optax state;
+    extra: a dict for further networks and their optimiser states (e.g. a discriminator)."""
+
+    step: jnp.ndarray
+    params: Any
+    opt_state: Any
+    extra: Any = flax.struct.field(default_factory=dict)
+
+    @classmethod
+    def create(cls, params, tx: optax.GradientTransformation, **extra) -> TrainState:
+        """Step 0, `params`, `tx`'s initial state for them, and any further arrays in `extra`."""
+        return cls(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params), extra=dict(extra))
+
+    def apply_gradients(self, tx: optax.GradientTransformation, grads, **changes) -> TrainState:
+        """One optimiser update of `params` with `grads`; the step advances by one.
+
+        `changes` replaces other fields in the same new state (e.g. `extra` after a critic update).
+        """
+        params, opt_state = optimizer_update(tx, grads, self.params, self.opt_state)
+        return self.replace(step=self.step + 1, params=params, opt_state=opt_state, **changes)
+
+
+def optimizer_update(tx: optax.GradientTransformation, grads, params, opt_state):
+    """(params, opt_state) after one `tx` update with `grads`: the one place an update is applied
+    (TrainState.apply_gradients, and networks held in `TrainState.extra` such as a critic)."""
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
 
 
 def make_train_step(loss_fn: Callable, tx: optax.GradientTransformation, *, diagnostics: Callable | None = None,
@@ -43,4 +76,4 @@ def make_train_step(loss_fn: Callable, tx: optax.GradientTransformation, *, diag
     return train_step
 
 
-__all__ = ["make_train_step"]
+__all__ = ["TrainState", "make_train_step", "optimizer_update"]

@@ -6,10 +6,11 @@ import json
 import jax
 import numpy as np
 import pytest
-from helpers import finish, free_port, launch_python
 
 from disentax.runner.restore import restore_run
 from disentax.train.sharding import initialize_distributed, process_layout
+
+from helpers import finish, free_port, launch_python
 
 OVERRIDES = ["--config.model.encoder=mlp", "--config.model.mlp_hidden=(32,)", "--config.batch_size=16",
              "--config.num_steps=12", "--config.log_every=4", "--config.checkpoint_every=8", "--config.progress=False"]

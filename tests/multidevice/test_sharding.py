@@ -1,5 +1,4 @@
 """Data parallel over 8 simulated devices equals one device; checkpoints move between them."""
-import json
 import os
 import subprocess
 import sys

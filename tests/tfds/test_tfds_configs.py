@@ -12,6 +12,7 @@ tfds = pytest.importorskip(
 from disentax import config as cfg  # noqa: E402
 from disentax.data import DSprites  # noqa: E402
 from disentax.runner import loop  # noqa: E402
+
 from grid_fakes import grid_sources  # noqa: E402
 
 # name -> (method, dataset, batch, beta, gamma, gaussian latents, concrete categories)

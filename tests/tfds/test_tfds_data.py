@@ -10,9 +10,12 @@ tfds = pytest.importorskip(
     "tensorflow_datasets", reason="tensorflow-datasets not installed: pip install '.[tfds]'"
 )
 
-from disentax.data import DSprites  # noqa: E402
-from disentax.data import registry  # noqa: E402
+from disentax.data import (
+    DSprites,  # noqa: E402
+    registry,  # noqa: E402
+)
 from disentax.data import tfds as dtfds  # noqa: E402
+
 from grid_fakes import FakeSource, grid_sources  # noqa: E402
 
 NATIVE = ("mnist", "fashion_mnist", "svhn_cropped", "cifar10", "dsprites", "shapes3d")

@@ -12,14 +12,17 @@ tfds = pytest.importorskip(
     "tensorflow_datasets", reason="tensorflow-datasets not installed: pip install '.[tfds]'"
 )
 
-from disentax import cli  # noqa: E402
+from disentax import (
+    cli,  # noqa: E402
+    metrics,  # noqa: E402
+)
 from disentax import config as cfg  # noqa: E402
-from disentax import metrics  # noqa: E402
 from disentax.data import DSprites, GroundTruthDataset, registry  # noqa: E402
 from disentax.data import tfds as dtfds  # noqa: E402
 from disentax.runner import loop  # noqa: E402
-from helpers import configure  # noqa: E402
+
 from grid_fakes import grid_sources  # noqa: E402
+from helpers import configure  # noqa: E402
 
 # Protocol sizes cut for speed; DCI with 10-tree forests instead of gradient boosting (the
 # importance model does not depend on how the codes were made, and GBT is slow here).

@@ -4,6 +4,7 @@ import textwrap
 
 import numpy as np
 import pytest
+
 from helpers import finish, free_port, launch_python
 
 pytest.importorskip("tensorflow_datasets", reason="tensorflow-datasets not installed: pip install '.[tfds]'")

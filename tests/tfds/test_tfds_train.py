@@ -14,6 +14,7 @@ from disentax.methods import build  # noqa: E402
 from disentax.runner import loop  # noqa: E402
 from disentax.train.checkpoint import Checkpointer  # noqa: E402
 from disentax.train.logging import read_metrics  # noqa: E402
+
 from helpers import configure  # noqa: E402
 
 

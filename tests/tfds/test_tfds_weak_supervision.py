@@ -15,9 +15,10 @@ from disentax.data import registry  # noqa: E402
 from disentax.data.groups import group_batch_sampler  # noqa: E402
 from disentax.data.labelled import labelled_indices, semi_supervised_sampler  # noqa: E402
 from disentax.runner import loop  # noqa: E402
-from helpers import configure, same_leaves, train_until_interrupted  # noqa: E402
 from disentax.train.checkpoint import Checkpointer  # noqa: E402
 from disentax.train.logging import read_metrics  # noqa: E402
+
+from helpers import configure, same_leaves, train_until_interrupted  # noqa: E402
 
 N = 160  # mock records: 7-26 per class of MNIST's 10
 
