@@ -1,17 +1,28 @@
 """`disentax` command line: train, evaluate, list."""
 from __future__ import annotations
 
-import argparse
 import signal
 import sys
 
-from disentax import config as cfg
-from disentax.data.tfds import DatasetNotPreparedError
-from disentax.errors import ConfigError
-from disentax.runner import evaluate as run_evaluate
-from disentax.runner.listing import SECTIONS, listing
-from disentax.runner.loop import NonFiniteLossError, train
-from disentax.runner.restore import RunNotFoundError
+# Run as the command (the console script or `python -m disentax.cli`), a signal that comes while
+# JAX loads (seconds) only records itself, and `main` stops cleanly on it; imported as a module
+# (tests, notebooks), nothing changes.
+_EARLY: list[int] = []
+_EARLY_PREVIOUS: dict = {}
+if sys.argv and sys.argv[0].rsplit("/", 1)[-1] in ("disentax", "cli.py"):
+    _EARLY_PREVIOUS = {s: signal.signal(s, lambda signum, frame: _EARLY.append(signum))
+                       for s in (signal.SIGINT, signal.SIGTERM)}
+
+import argparse  # noqa: E402
+
+from disentax import config as cfg  # noqa: E402
+from disentax.data.tfds import DatasetNotPreparedError  # noqa: E402
+from disentax.errors import ConfigError  # noqa: E402
+from disentax.runner import evaluate as run_evaluate  # noqa: E402
+from disentax.runner.listing import SECTIONS, listing  # noqa: E402
+from disentax.runner.loop import NonFiniteLossError, train  # noqa: E402
+from disentax.runner.restore import RunNotFoundError  # noqa: E402
+from disentax.runner.signals import StopRequested  # noqa: E402
 
 USAGE = """disentax train --config CONFIG --workdir DIR [--config.KEY=VALUE ...]
 
@@ -25,11 +36,6 @@ Restores the run's latest checkpoint, scores the method's code (its default one 
 another; `disentax list` and the first printed line say which dimensions hold what) with the metrics
 that apply to its dataset, writes DIR/metrics.json and prints tables. Default metrics:
 mig, dci, sap, modularity, beta_vae, factor_vae, information (add mig_exact, or --metrics all)."""
-
-
-def _interrupt(signum, frame):
-    """SIGTERM behaves like Ctrl-C, so a killed run saves its checkpoint before exiting."""
-    raise KeyboardInterrupt
 
 
 def _error(message: str, code: int = 2) -> int:
@@ -49,18 +55,27 @@ def _cmd_train(args, overrides) -> int:
         config = cfg.get(args.config, overrides)
     except ConfigError as e:
         return _error(str(e))
-    signal.signal(signal.SIGTERM, _interrupt)
+    if (code := _stopped_early()) is not None:
+        return code
     try:
-        result = train(config, args.workdir)
+        # SIGINT / SIGTERM stop after the current step with a checkpoint; a second one exits at once.
+        result = train(config, args.workdir, exit_on_second_signal=True)
     except (ConfigError, DatasetNotPreparedError) as e:  # one line: what is wrong or missing, how to fix it
         return _error(str(e))
     except NonFiniteLossError as e:
         return _error(str(e), 3)
-    except KeyboardInterrupt:
-        print(f"\ndisentax: interrupted; checkpoint saved in {args.workdir}; rerun the same command to resume",
-              file=sys.stderr)
-        return 130
+    except StopRequested as e:
+        resume = "; rerun the same command to resume" if (e.saved_step or e.latest) is not None else ""
+        print(f"disentax: {e} in {args.workdir}{resume}", file=sys.stderr)
+        return e.exit_code
+    except OSError as e:  # a full disk, a folder that cannot be written: what failed, in one line
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        return _error(f"{where}{e.strerror or e}", 4)
     m = result["metrics"]
+    if result["step"] == result["start"]:
+        print(f"{args.workdir} is already at step {result['step']} (config.num_steps={config.num_steps}); "
+              "nothing to train: raise --config.num_steps to continue")
+        return 0
     print(f"trained {config.method} to step {result['step']}: loss {m.get('loss', float('nan')):.3f}, "
           f"kl {m.get('kl', float('nan')):.3f}; run folder {args.workdir}")
     return 0
@@ -91,9 +106,13 @@ def _cmd_evaluate(args) -> int:
             num_eval=args.num_eval, num_variance_estimate=args.num_variance_estimate,
             dci_importance=args.dci_importance, mig_exact_samples=args.mig_exact_samples or 10_000,
             progress=not args.no_progress, on_start=start, on_result=show,
+            note=lambda message: print(f"disentax: {message}", file=sys.stderr, flush=True),
         )
     except (RunNotFoundError, DatasetNotPreparedError, ConfigError) as e:  # what is missing, how to make it
         return _error(str(e))
+    except OSError as e:
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        return _error(f"{where}{e.strerror or e}", 4)
     tables = run_evaluate.format_dimension_tables(record)
     if tables:
         print("\n" + tables)
@@ -109,7 +128,25 @@ def _cmd_list(args) -> int:
     return 0
 
 
+def _restore_signals() -> None:
+    """Give SIGINT/SIGTERM back the handlers they had before this module was imported."""
+    for s, handler in _EARLY_PREVIOUS.items():
+        signal.signal(s, handler)
+    _EARLY_PREVIOUS.clear()
+
+
+def _stopped_early() -> int | None:
+    """The exit code when a signal came during start-up (after saying so), else None."""
+    if not _EARLY:
+        return None
+    print(f"disentax: {signal.Signals(_EARLY[0]).name} during start-up: stopped before anything was written",
+          file=sys.stderr)
+    return 130 if _EARLY[0] == signal.SIGINT else 143
+
+
 def main(argv=None) -> int:
+    if (code := _stopped_early()) is not None:
+        return code
     argv = sys.argv[1:] if argv is None else list(argv)
     rest, overrides = _split_overrides(argv)
     parser = argparse.ArgumentParser(prog="disentax", description="Disentangled representation learning in JAX.")
@@ -131,6 +168,8 @@ def main(argv=None) -> int:
     p_list = sub.add_parser("list", help="methods (hyperparameters, defaults), configs, datasets, metrics")
     p_list.add_argument("what", nargs="*", metavar="SECTION", help=f"any of {', '.join(SECTIONS)} (default: all)")
     args = parser.parse_args(rest)
+    if args.command != "train":
+        _restore_signals()  # Ctrl-C ends `evaluate` and `list` as usual; `train` takes the signals over
     if overrides and args.command != "train":
         return _error(f"{args.command} takes no config overrides, got {overrides[0]}")
     if args.command == "evaluate":

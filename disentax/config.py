@@ -113,13 +113,31 @@ def load_config_file(path_or_name: str) -> ml_collections.ConfigDict:
         raise ConfigError(f"config file {str(path)!r} does not exist")
     spec = importlib.util.spec_from_file_location(f"_disentax_config_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as e:
+        raise ConfigError(f"config file {str(path)!r} line {e.lineno}: {e.msg}") from None
+    except Exception as e:  # a NameError, an ImportError... in the file: its line and message
+        raise ConfigError(f"config file {str(path)!r}{_line_in(e, path)}: {type(e).__name__}: {e}") from None
     if not hasattr(module, "get_config"):
         raise ConfigError(f"config file {str(path)!r} defines no get_config()")
     try:
         return module.get_config()
-    except (TypeError, KeyError, AttributeError) as e:  # ConfigDict refuses a wrong type or an unknown key
-        raise ConfigError(f"config file {str(path)!r}: {str(e).strip(chr(34) + chr(39))}") from None
+    except ConfigError:
+        raise
+    except Exception as e:  # ConfigDict refuses a wrong type or an unknown key; or any error in the file
+        raise ConfigError(f"config file {str(path)!r}{_line_in(e, path)}: {type(e).__name__}: "
+                          f"{str(e).strip(chr(34) + chr(39))}") from None
+
+
+def _line_in(error: Exception, path: Path) -> str:
+    """' line N' of the innermost frame of `error` inside the config file `path`, if any."""
+    tb, line = error.__traceback__, None
+    while tb is not None:
+        if Path(tb.tb_frame.f_code.co_filename).resolve() == path.resolve():
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f" line {line}" if line else ""
 
 
 def sibling_config(config_file: str, name: str) -> ml_collections.ConfigDict:
@@ -293,6 +311,24 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
              f"config.optimizer.name={config.optimizer.name!r} is unknown; allowed: {', '.join(OPTIMIZERS)}")
     _require(config.optimizer.learning_rate > 0,
              f"config.optimizer.learning_rate must be > 0, got {config.optimizer.learning_rate}")
+    for key in ("b1", "b2", "momentum"):
+        value = config.optimizer[key]
+        _require(0 <= value < 1, f"config.optimizer.{key} must be in [0, 1), got {value}")
+    _require(config.optimizer.eps > 0, f"config.optimizer.eps must be > 0, got {config.optimizer.eps}")
+    for key in ("grad_clip", "weight_decay"):
+        value = config.optimizer[key]
+        _require(value >= 0, f"config.optimizer.{key} must be >= 0 (0: none), got {value}")
+    for key, empty_ok in (("conv_channels", False), ("hidden", True), ("mlp_hidden", True)):
+        value = config.model[key]
+        ok = isinstance(value, (tuple, list)) and (empty_ok or len(value) > 0) and all(
+            isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in value)
+        _require(ok, f"config.model.{key} must be a tuple of positive integers"
+                     f"{'' if empty_ok else ' (at least one)'}, got {value!r}")
+    for key in ("num_viz_images", "traversal_steps"):
+        _require(int(config[key]) >= 1, f"config.{key} must be a positive integer, got {config[key]}")
+    _require(config.traversal_range > 0, f"config.traversal_range must be > 0, got {config.traversal_range}")
+    _require(isinstance(config.seed, int) and config.seed >= 0, f"config.seed must be an integer >= 0, "
+                                                                f"got {config.seed!r}")
     methods.check_hyperparameters(config)
     return config
 

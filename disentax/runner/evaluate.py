@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -55,12 +56,13 @@ def evaluate_run(workdir, metrics: str | Sequence[str] | None = None, *, code: s
                  num_train: int | None = None, num_eval: int | None = None, num_variance_estimate: int | None = None,
                  dci_importance: str = "gbt", mig_exact_samples: int = 10_000, progress: bool = False,
                  on_start: Callable[[dict], None] | None = None,
-                 on_result: Callable[[str, dict], None] | None = None) -> dict:
+                 on_result: Callable[[str, dict], None] | None = None,
+                 note: Callable[[str], None] | None = None) -> dict:
     """Score the run in `workdir`; returns (and writes to its metrics file) the record
     {"step", "method", "dataset", "seed", "code": {name, dims, layout, dim_names, description},
     "protocol", "metrics"}. `on_start(record)` is called before the first metric runs."""
     names = parse_metric_names(metrics)
-    config, method, dataset, state = restore_run(workdir)
+    config, method, dataset, state = restore_run(workdir, note=note)
     params = state.params
     name, chosen, representation, posterior = scoring_functions(method, params, code)
     probe = jax.ShapeDtypeStruct((2, *dataset.image_shape), np.float32)
@@ -73,6 +75,8 @@ def evaluate_run(workdir, metrics: str | Sequence[str] | None = None, *, code: s
         "code": {"name": name, "dims": chosen.dim, "layout": chosen.layout(), "dim_names": chosen.dim_names(),
                  "description": chosen.description},
     }
+    path = Path(workdir) / ("metrics.json" if name == method.default_code else f"metrics_{name}.json")
+    _check_writable(path)  # before minutes of metrics, not after
     if on_start is not None:
         on_start(record)
     no_posterior = f"code {name!r} of method {config.method!r} has none: {chosen.no_posterior}"
@@ -81,19 +85,33 @@ def evaluate_run(workdir, metrics: str | Sequence[str] | None = None, *, code: s
         no_posterior=no_posterior, num_train=num_train, num_eval=num_eval, num_variance_estimate=num_variance_estimate,
         dci_importance=dci_importance, mig_exact_samples=mig_exact_samples, progress=progress, on_result=on_result,
     )
-    path = Path(workdir) / ("metrics.json" if name == method.default_code else f"metrics_{name}.json")
+    # Each metric's entry says what it was computed with, so scores of another checkpoint, seed or
+    # protocol are never relabelled; the file keeps those of this checkpoint and code only.
+    computed = {"step": step, "seed": int(seed), "protocol": protocol}
     previous = {}
-    if path.exists():  # add to the scores of the same checkpoint, seed and protocol; replace others
+    if path.exists():
         try:
             old = json.loads(path.read_text())
-            if all(old.get(k) == record[k] for k in ("step", "seed", "protocol", "code")):
-                previous = old.get("metrics", {})
+            if old.get("step") == step and old.get("code", {}).get("name") == name:
+                previous = {k: v for k, v in old.get("metrics", {}).items() if isinstance(v, dict)}
         except (json.JSONDecodeError, AttributeError):
             previous = {}
-    record["metrics"] = {**previous, **results}
+    record["metrics"] = {**previous, **{k: {**v, "computed_with": computed} for k, v in results.items()}}
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
+    os.replace(tmp, path)
     record["path"] = str(path)
-    path.write_text(json.dumps({k: v for k, v in record.items() if k != "path"}, indent=2, sort_keys=True))
     return record
+
+
+def _check_writable(path: Path) -> None:
+    """Fail now, in one line, if the metrics file cannot be written."""
+    try:
+        with open(path.with_suffix(".json.tmp"), "a"):
+            pass
+        path.with_suffix(".json.tmp").unlink()
+    except OSError as e:
+        raise ConfigError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 # ----------------------------------------------------------------------------- tables
@@ -110,6 +128,7 @@ def _number(v) -> str:
 
 
 def _scalar_rows(name: str, scores: dict, factors: Sequence[str]) -> list[tuple[str, str, str]]:
+    scores = {k: v for k, v in scores.items() if k != "computed_with"}
     if "not_applicable" in scores:
         return [(name, "not applicable", scores["not_applicable"])]
     rows = []

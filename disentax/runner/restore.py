@@ -19,34 +19,41 @@ class RunNotFoundError(FileNotFoundError):
     """`workdir` holds no run (no config.json) or no checkpoint; the message is one line."""
 
 
-def restore_run(workdir, step: int | None = None):
-    """``(config, method, dataset, state)`` of the run in `workdir` at its latest (or given) checkpoint.
+def restore_run(workdir, step: int | None = None, note=None):
+    """``(config, method, dataset, state)`` of the run in `workdir` at its newest good (or the given)
+    checkpoint.
 
-    The method is rebuilt from ``workdir/config.json`` with ``methods.build(config, dataset)``; a
-    template state from ``method.init_state`` on one ``method.sample_batch`` gives the structure
-    that orbax restores into.
+    The config is ``workdir/config.json``, or, where that file is missing or unreadable, the one saved
+    with the checkpoint. The method is rebuilt with ``methods.build(config, dataset)``; a template
+    state from ``method.init_state`` on one ``method.sample_batch`` gives the structure that orbax
+    restores into. A damaged newest checkpoint is skipped (reported through `note(message)`, never
+    moved: this only reads the run folder).
     """
     workdir = Path(workdir)
-    path = workdir / "config.json"
-    if not path.is_file():
-        raise RunNotFoundError(f"{workdir} is not a run folder: no config.json (train one with `disentax train`)")
-    try:
-        config = cfg.from_dict(json.loads(path.read_text()))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RunNotFoundError(f"{path} is not a readable config: {e}") from None
-    try:
-        cfg.validate(config)
-    except ConfigError as e:
-        raise ConfigError(f"{path}: {e} (a run written by another disentax version?)") from None
+    if not workdir.is_dir():
+        raise RunNotFoundError(f"{workdir} is not a run folder (train one with `disentax train`)")
     ckpt_dir = workdir / "checkpoints"
-    if not ckpt_dir.is_dir():
-        raise RunNotFoundError(f"{workdir} holds no checkpoint (nothing under {ckpt_dir})")
-    ckpt = Checkpointer(ckpt_dir)
+    ckpt = Checkpointer(ckpt_dir, create=False) if ckpt_dir.is_dir() else None
     try:
-        if ckpt.latest_step() is None:
+        steps = ckpt.all_steps() if ckpt is not None else []
+        path = workdir / "config.json"
+        values = _read_config(path)
+        if values is None:
+            values = next((c for c in (ckpt.saved_config(s) for s in reversed(steps)) if c is not None), None)
+        if values is None:
+            if not path.is_file():
+                raise RunNotFoundError(f"{workdir} is not a run folder: no config.json "
+                                       "(train one with `disentax train`)")
+            raise RunNotFoundError(f"{path} is not a readable config, and no checkpoint carries one")
+        config = cfg.from_dict(values)
+        try:
+            cfg.validate(config)
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e} (a run written by another disentax version?)") from None
+        if not steps:
             raise RunNotFoundError(f"{workdir} holds no checkpoint (nothing under {ckpt_dir})")
-        if step is not None and step not in ckpt.all_steps():
-            raise RunNotFoundError(f"{workdir} has no checkpoint at step {step}; saved steps: {ckpt.all_steps()}")
+        if step is not None and step not in steps:
+            raise RunNotFoundError(f"{workdir} has no checkpoint at step {step}; saved steps: {steps}")
         dataset = get_dataset(config.dataset)
         method = methods.build(config, dataset)
         key = jax.random.PRNGKey(int(config.seed))
@@ -54,7 +61,24 @@ def restore_run(workdir, step: int | None = None):
             batch = method.sample_batch(key, int(config.batch_size))
         else:
             batch = jax.jit(lambda k: method.sample_batch(k, int(config.batch_size)))(key)
-        state = ckpt.restore(method.init_state(key, batch), step)
+        template = method.init_state(key, batch)
+        if step is not None:
+            state = ckpt.restore(template, step)
+        else:
+            skip = None if note is None else (lambda s, why: note(f"checkpoint {s} does not restore ({why}); "
+                                                                  "using the newest one that does"))
+            state, good = ckpt.restore_latest_good(template, on_skip=skip)
+            if state is None:
+                raise RunNotFoundError(f"no checkpoint in {ckpt_dir} restores (steps {steps})")
     finally:
-        ckpt.close()
+        if ckpt is not None:
+            ckpt.close()
     return config, method, dataset, state
+
+
+def _read_config(path: Path) -> dict | None:
+    try:
+        values = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return values if isinstance(values, dict) else None

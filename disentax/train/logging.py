@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ class MetricWriter:
     def __init__(self, workdir, resume_step: int = 0, tensorboard: bool = True, enabled: bool = True):
         self.path = Path(workdir) / "metrics.jsonl"
         self.enabled = enabled
+        self.last_written = resume_step  # the step of the last row on disk
         self._file, self._tb = None, None
         if not enabled:
             return
@@ -47,7 +49,10 @@ class MetricWriter:
                         kept.append(line)
                 except json.JSONDecodeError:
                     continue  # a line cut by an interruption
-            self.path.write_text("".join(l + "\n" for l in kept))
+            # Beside it, then renamed: a kill during the rewrite leaves the old file or the new one.
+            tmp = self.path.with_suffix(".jsonl.tmp")
+            tmp.write_text("".join(line + "\n" for line in kept))
+            os.replace(tmp, self.path)
         self._file = self.path.open("a")
         self._tb = None
         if tensorboard:
@@ -62,6 +67,7 @@ class MetricWriter:
         record = {"step": int(step), **{k: _json_safe(v) for k, v in values.items()}}
         self._file.write(json.dumps(record) + "\n")
         self._file.flush()
+        self.last_written = int(step)
         if self._tb is not None:
             for k, v in values.items():
                 if isinstance(v, list):
