@@ -181,10 +181,11 @@ def _train(config, workdir: Path, finish: bool, stop: GracefulStop, cleanup: con
                           f"{str(e).splitlines()[0]}") from None
     start, last_saved = 0, None
     if steps:
+        aside = workdir / "corrupt_checkpoints"
         restored, good = ckpt.restore_latest_good(
-            state, quarantine=workdir / "corrupt_checkpoints" if lead else None,
-            on_skip=lambda s, why: note(f"checkpoint {s} in {ckpt_dir} does not restore ({why}); "
-                                        f"moved to {workdir / 'corrupt_checkpoints' / str(s)}"))
+            state, quarantine=aside if lead else None,
+            on_skip=lambda s, why: note(f"checkpoint {s} in {ckpt_dir} does not restore ({why})"
+                                        + (f"; moved to {aside / str(s)}" if lead else "")))
         if restored is not None:
             state, start, last_saved = restored, int(good), int(good)
             note(f"resuming {workdir} from checkpoint {good} (of {num_steps} steps)")
