@@ -17,14 +17,14 @@ import ast
 import importlib.util
 import json
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
 import ml_collections
 
 from disentax import methods
 from disentax.data import registry as data_registry
 from disentax.errors import ConfigError
-from disentax.methods.registry import flatten
+from disentax.methods.registry import flatten, set_path
 from disentax.models import layers
 from disentax.models.vae import ENCODERS
 from disentax.objectives import LIKELIHOODS
@@ -82,7 +82,7 @@ def base_config(method: str = "vae") -> ml_collections.ConfigDict:
     c = shared_config()
     c.method = method
     for key, value in spec.shared_defaults.items():
-        _set(c, key, value)
+        set_path(c, key, value)
     if spec.hyperparameters:
         c[method] = spec.defaults()
     return c
@@ -149,17 +149,6 @@ def sibling_config(config_file: str, name: str) -> ml_collections.ConfigDict:
 # ----------------------------------------------------------------------------- switching method
 
 
-def _set(config: ml_collections.ConfigDict, dotted: str, value: Any) -> None:
-    *path, leaf = dotted.split(".")
-    node = config
-    for part in path:
-        if part not in node:
-            raise ConfigError(f"unknown config key 'config.{dotted}'")
-        node = node[part]
-    with node.unlocked():
-        node[leaf] = value
-
-
 _MISSING = object()
 
 
@@ -178,7 +167,7 @@ def with_method(config: ml_collections.ConfigDict, method: str) -> ml_collection
             continue
         if top in methods.available() and top != method:
             raise ConfigError(f"config.{top} holds parameters of method {top!r}; drop them to use method {method!r}")
-        _set(fresh, key, value)
+        set_path(fresh, key, value)
     return fresh
 
 

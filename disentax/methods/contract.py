@@ -28,6 +28,8 @@ import flax.struct
 import jax
 import ml_collections
 
+from disentax.errors import ConfigError
+
 __all__ = [
     "Check", "Code", "GaussianPosterior", "Hyperparameter", "Method", "MethodSpec",
     "at_least", "between", "greater_than", "one_of", "positive_ints",
@@ -118,7 +120,7 @@ class Method:
         if name is None:
             return self.codes[self.default_code]
         if name not in self.codes:
-            raise KeyError(f"method {self.name!r} has no code {name!r}; codes: {', '.join(self.codes)}")
+            raise ConfigError(f"method {self.name!r} has no code {name!r}; codes: {', '.join(self.codes)}")
         return self.codes[name]
 
     @property

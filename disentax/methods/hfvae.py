@@ -14,10 +14,10 @@ from disentax.estimators import ConcreteGroup, GaussianGroup
 from disentax.methods.common import gaussian_code, images_only
 from disentax.methods.contract import Code, Hyperparameter, Method, MethodSpec, at_least, greater_than, one_of
 from disentax.methods.registry import register
-from disentax.methods.vae import TRAIN_ESTIMATORS, vae_loss
+from disentax.methods.vae import TRAIN_ESTIMATORS, init_vae_state, vae_loss
 from disentax.models.hfvae import build_concrete_gaussian_vae
 from disentax.train.optim import make_optimizer
-from disentax.train.step import TrainState, make_train_step
+from disentax.train.step import make_train_step
 
 
 def _groups(o, temperature):
@@ -45,10 +45,6 @@ def _build(config, dataset) -> Method:
         logits, mu, _ = encode_all(params, x)
         return jnp.concatenate([mu, jax.nn.softmax(logits, axis=-1)], axis=-1)
 
-    def init_state(key, x):
-        k_init, k_sample = jax.random.split(key)
-        return TrainState.create(model.init(k_init, x, k_sample)["params"], tx)
-
     d = int(config.model.latent_dim)
     codes = {
         "all": Code(representation=representation, blocks=(("z", d), ("y", k)),
@@ -57,7 +53,8 @@ def _build(config, dataset) -> Method:
                                  "(--code z scores the Gaussian group alone)"),
         "z": gaussian_code(lambda p, x: encode_all(p, x)[1:], (("z", d),), "the Gaussian group's means μ(x)"),
     }
-    return Method(name=config.method, model=model, dataset=dataset, init_state=init_state,
+    return Method(name=config.method, model=model, dataset=dataset,
+                  init_state=lambda key, x: init_vae_state(model, tx, key, x),
                   train_step=make_train_step(vae_loss(model, objective), tx), sample_batch=images_only(dataset),
                   codes=codes, pictures=_pictures(config, dataset, model))
 

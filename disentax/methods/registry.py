@@ -156,7 +156,7 @@ def check_hyperparameters(config: ml_collections.ConfigDict) -> None:
         if h.check is not None and not h.check.test(value):
             raise ConfigError(f"{where} must be {h.check.allowed}, got {value!r}")
         if type(value) is not type(present[key]):  # e.g. an int given for a float default
-            _set(group, key, value)
+            set_path(group, key, value)
     if spec.check is not None:
         spec.check(config)
 
@@ -173,10 +173,13 @@ def flatten(group, prefix: str = "") -> dict:
     return out
 
 
-def _set(group: ml_collections.ConfigDict, dotted: str, value: Any) -> None:
+def set_path(group: ml_collections.ConfigDict, dotted: str, value: Any) -> None:
+    """`group.a.b = value` for `dotted` = "a.b"; a missing group on the way is a one-line ConfigError."""
     *path, leaf = dotted.split(".")
     node = group
     for part in path:
+        if part not in node:
+            raise ConfigError(f"unknown config key 'config.{dotted}'")
         node = node[part]
     with node.unlocked():
         node[leaf] = value
@@ -189,4 +192,4 @@ def need(config: ml_collections.ConfigDict, key: str, ok: bool, what: str) -> No
         raise ConfigError(f"config.{config.method}.{key} must be {what}, got {value!r}")
 
 
-__all__ = ["ENTRY_POINT_GROUP", "available", "build", "check_hyperparameters", "flatten", "get_spec", "need", "register"]
+__all__ = ["ENTRY_POINT_GROUP", "available", "build", "check_hyperparameters", "flatten", "get_spec", "need", "register", "set_path"]

@@ -8,9 +8,7 @@ other than the default).
 """
 from __future__ import annotations
 
-import json
 import math
-import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -21,17 +19,15 @@ from disentax.errors import ConfigError
 from disentax.methods.contract import Code, Method
 from disentax.metrics.suite import evaluate, parse_metric_names
 from disentax.runner.restore import restore_run
+from disentax.train.logging import read_json, write_json
 
 __all__ = ["evaluate_run", "format_scores", "format_dimension_tables", "scoring_functions"]
 
 
 def scoring_functions(method: Method, params, code: str | None = None) -> tuple[str, Code, Callable, Callable | None]:
     """(code name, Code, x -> representation [B, D], x -> posterior or None) of a trained method."""
-    try:
-        name = method.default_code if code is None else code
-        chosen = method.code(name)
-    except KeyError as e:
-        raise ConfigError(str(e).strip("'\"")) from None
+    name = method.default_code if code is None else code
+    chosen = method.code(name)
     representation = lambda x: chosen.representation(params, x)  # noqa: E731
     posterior = None if chosen.posterior is None else (lambda x: chosen.posterior(params, x))
     return name, chosen, representation, posterior
@@ -88,18 +84,12 @@ def evaluate_run(workdir, metrics: str | Sequence[str] | None = None, *, code: s
     # Each metric's entry says what it was computed with, so scores of another checkpoint, seed or
     # protocol are never relabelled; the file keeps those of this checkpoint and code only.
     computed = {"step": step, "seed": int(seed), "protocol": protocol}
+    old = read_json(path) or {}
     previous = {}
-    if path.exists():
-        try:
-            old = json.loads(path.read_text())
-            if old.get("step") == step and old.get("code", {}).get("name") == name:
-                previous = {k: v for k, v in old.get("metrics", {}).items() if isinstance(v, dict)}
-        except (json.JSONDecodeError, AttributeError):
-            previous = {}
+    if old.get("step") == step and isinstance(old.get("code"), dict) and old["code"].get("name") == name:
+        previous = {k: v for k, v in (old.get("metrics") or {}).items() if isinstance(v, dict)}
     record["metrics"] = {**previous, **{k: {**v, "computed_with": computed} for k, v in results.items()}}
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    write_json(path, record, sort_keys=True)
     record["path"] = str(path)
     return record
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -36,7 +35,7 @@ from disentax.runner.lock import RunLock
 from disentax.runner.signals import GracefulStop, StopRequested
 from disentax.train import sharding
 from disentax.train.checkpoint import Checkpointer
-from disentax.train.logging import MetricWriter, to_python
+from disentax.train.logging import MetricWriter, read_json, to_python, write_json
 
 # Keys that may change between an interrupted run and its resumption without changing
 # the trajectory; any other difference would silently mix two experiments.
@@ -70,26 +69,12 @@ def _config_dict(config) -> dict:
     return json.loads(json.dumps(config.to_dict()))
 
 
-def _check_resume(workdir: Path, config, saved: dict, source: str) -> None:
-    key = _first_difference(saved, _config_dict(config))
+def _check_resume(workdir: Path, current: dict, saved: dict, source: str) -> None:
+    key = _first_difference(saved, current)
     if key is not None:
-        old, new = flatten(saved).get(key), flatten(_config_dict(config)).get(key)
+        old, new = flatten(saved).get(key), flatten(current).get(key)
         raise ConfigError(f"{workdir} holds a run with config.{key}={old!r}, not {new!r} (read from {source}); "
                           "use a new --workdir or the same config to resume")
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _write_json(path: Path, record: dict, sort_keys: bool = False) -> None:
-    tmp = path.with_suffix(".json.tmp")  # beside it, then renamed: other processes read it whole
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=sort_keys))
-    os.replace(tmp, path)
 
 
 def _check_workdir(workdir: Path) -> None:
@@ -149,6 +134,7 @@ def _train(config, workdir: Path, finish: bool, stop: GracefulStop, cleanup: con
         cleanup.enter_context(lock)
     init_key, data_key, step_key, viz_key = run_keys(config.seed)
     batch_size, num_steps = int(config.batch_size), int(config.num_steps)
+    current = _config_dict(config)  # what the checkpoints and config.json hold
 
     # The resume, checked before anything is written: the checkpoints carry the run's config.
     ckpt_dir = workdir / "checkpoints"
@@ -158,9 +144,9 @@ def _train(config, workdir: Path, finish: bool, stop: GracefulStop, cleanup: con
     steps = ckpt.all_steps() if ckpt is not None else []
     saved = next((c for c in (ckpt.saved_config(s) for s in reversed(steps)) if c is not None), None)
     if saved is not None:
-        _check_resume(workdir, config, saved, "its checkpoints")
-    elif steps and (json_config := _read_json(workdir / "config.json")) is not None:
-        _check_resume(workdir, config, json_config, "config.json")
+        _check_resume(workdir, current, saved, "its checkpoints")
+    elif steps and (json_config := read_json(workdir / "config.json")) is not None:
+        _check_resume(workdir, current, json_config, "config.json")
     if steps and max(steps) > num_steps:
         raise ConfigError(f"{workdir} holds a run at step {max(steps)}, past config.num_steps={num_steps}; "
                           "raise num_steps to continue it, or use a new --workdir")
@@ -199,14 +185,13 @@ def _train(config, workdir: Path, finish: bool, stop: GracefulStop, cleanup: con
         workdir.mkdir(parents=True, exist_ok=True)
         if not lock.held:
             cleanup.enter_context(lock)
-        _write_json(workdir / "config.json", _config_dict(config), sort_keys=True)
+        write_json(workdir / "config.json", current, sort_keys=True)
     if ckpt is None:
         ckpt = Checkpointer(ckpt_dir, max_to_keep=int(config.max_checkpoints))
         cleanup.callback(ckpt.close)  # waits for the last asynchronous write
     writer = MetricWriter(workdir, resume_step=start, enabled=lead)
     cleanup.callback(writer.close)
     step_fn = sharding.jit_step(method.train_step, mesh)
-    saved_config = _config_dict(config)
 
     pending: list[tuple[int, jax.Array]] = []  # (step, loss) not yet checked on the host
 
@@ -222,7 +207,7 @@ def _train(config, workdir: Path, finish: bool, stop: GracefulStop, cleanup: con
     def save(step):
         nonlocal last_saved
         check_pending()
-        ckpt.save(step, state, saved_config)
+        ckpt.save(step, state, current)
         last_saved = step
 
     bar = None
@@ -316,5 +301,5 @@ def _train(config, workdir: Path, finish: bool, stop: GracefulStop, cleanup: con
             result["pictures"] = method.pictures(params, k_pictures, workdir)
         if method.evaluations is not None:
             result["evaluation"] = method.evaluations(params, k_evaluations)
-            _write_json(workdir / "evaluation.json", {"step": step, "method": method.name, **result["evaluation"]})
+            write_json(workdir / "evaluation.json", {"step": step, "method": method.name, **result["evaluation"]})
     return result

@@ -1,7 +1,6 @@
 """Rebuild a trained run from its folder: config, method, dataset and the latest TrainState."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import jax
@@ -11,6 +10,7 @@ from disentax import methods
 from disentax.data.registry import get_dataset
 from disentax.errors import ConfigError
 from disentax.train.checkpoint import Checkpointer
+from disentax.train.logging import read_json
 
 __all__ = ["RunNotFoundError", "restore_run"]
 
@@ -37,7 +37,7 @@ def restore_run(workdir, step: int | None = None, note=None):
     try:
         steps = ckpt.all_steps() if ckpt is not None else []
         path = workdir / "config.json"
-        values = _read_config(path)
+        values = read_json(path)
         if values is None:
             values = next((c for c in (ckpt.saved_config(s) for s in reversed(steps)) if c is not None), None)
         if values is None:
@@ -74,11 +74,3 @@ def restore_run(workdir, step: int | None = None, note=None):
         if ckpt is not None:
             ckpt.close()
     return config, method, dataset, state
-
-
-def _read_config(path: Path) -> dict | None:
-    try:
-        values = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return values if isinstance(values, dict) else None

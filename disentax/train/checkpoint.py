@@ -117,9 +117,7 @@ class Checkpointer:
 
     def close(self) -> None:
         try:
-            self._manager.wait_until_finished()
-        except OSError as e:
-            raise _write_error(self.latest_step(), self.directory, e) from None
+            self.wait()
         finally:
             self._manager.close()
 

@@ -87,3 +87,22 @@ def read_metrics(workdir) -> list[dict]:
     """All records of `workdir/metrics.jsonl`, in order."""
     path = Path(workdir) / "metrics.jsonl"
     return [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+
+
+def read_json(path) -> dict | None:
+    """The JSON object in `path`, or None when it is missing, unreadable or not an object."""
+    try:
+        value = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def write_json(path, record: dict, sort_keys: bool = False) -> None:
+    """`record` into `path`, written beside it and renamed: a reader (another process, a crash)
+    sees the old file or the new one, never half of one."""
+    path = Path(path)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(record, indent=2, sort_keys=sort_keys))
+    os.replace(tmp, path)
+
