@@ -1,7 +1,8 @@
 """Disentanglement metrics: arrays (or a representation function and a dataset) in, floats out.
 
 Array metrics take codes ``[N, D]`` and integer factors ``[N, K]``: :func:`mig`, :func:`dci`,
-:func:`sap`, :func:`modularity_explicitness`, :func:`clustering_accuracy`. Sampling metrics take
+:func:`sap`, :func:`modularity_explicitness`, :func:`clustering_accuracy`, :func:`irs`; :func:`mcc`,
+:func:`dci_es` and :func:`infomec` also take real-valued factors. Sampling metrics take
 ``(key, representation_fn, dataset)`` with a :class:`~disentax.data.GroundTruthDataset`:
 :func:`beta_vae_score`, :func:`factor_vae_score`, and the ``*_score`` wrappers that run the array
 metrics at disentanglement_lib's protocol. :func:`mig_exact` and
@@ -13,8 +14,12 @@ from disentax.metrics.beta_vae import beta_vae_score
 from disentax.metrics.clustering import clustering_accuracy
 from disentax.metrics.correlation import cvr, mapc, tdv, ud90
 from disentax.metrics.dci import IMPORTANCE_MODELS, dci, dci_from_importance, dci_score, importance_matrix
+from disentax.metrics.dci_es import dci_es, explicitness_from_curve, loss_capacity_curves
 from disentax.metrics.factor_vae import factor_vae_score
+from disentax.metrics.infomec import infomec, infomec_nmi
 from disentax.metrics.information import aggregate_entropy, encode_dataset, mutual_information_per_dim
+from disentax.metrics.irs import irs, irs_score
+from disentax.metrics.mcc import abs_correlation_matrix, match_correlations, mcc
 from disentax.metrics.mig import mig, mig_exact, mig_score
 from disentax.metrics.modularity import modularity, modularity_explicitness, modularity_explicitness_score
 from disentax.metrics.sap import sap, sap_score
@@ -26,20 +31,30 @@ __all__ = [
     "DEFAULT_METRICS",
     "IMPORTANCE_MODELS",
     "NotApplicable",
+    "abs_correlation_matrix",
     "aggregate_entropy",
     "beta_vae_score",
     "clustering_accuracy",
     "cvr",
     "dci",
+    "dci_es",
     "dci_from_importance",
     "dci_score",
     "discrete_mutual_info",
     "encode_dataset",
     "evaluate",
+    "explicitness_from_curve",
     "factor_vae_score",
     "histogram_discretize",
     "importance_matrix",
+    "infomec",
+    "infomec_nmi",
+    "irs",
+    "irs_score",
+    "loss_capacity_curves",
     "mapc",
+    "match_correlations",
+    "mcc",
     "mig",
     "mig_exact",
     "mig_score",
