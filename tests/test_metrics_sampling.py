@@ -67,12 +67,13 @@ def test_factor_vae_known_answers():
     assert s["train_accuracy"] == 1.0 and s["eval_accuracy"] == 1.0 and s["num_active_dims"] == K
     # Random codes: each dimension wins a factor's votes by chance -> about 1/K, not 0.
     assert fv(random_code)["eval_accuracy"] == pytest.approx(1.0 / K, abs=0.1)
-    assert fv(constant) == {"train_accuracy": 0.0, "eval_accuracy": 0.0, "num_active_dims": 0}
+    assert fv(constant) == {"train_accuracy": 0.0, "eval_accuracy": 0.0, "error_rate": 1.0, "num_active_dims": 0}
     # Without factor 0's code, factor 0's votes (1/K of them) fall on other dimensions' factors.
     assert fv(drop_first)["eval_accuracy"] == pytest.approx(1.0 - 1.0 / K, abs=0.06)
     # Rescaling dimensions changes nothing: same key, same votes.
     a, b = fv(mixed), fv(scaled_mixed)
     assert 0.3 < a["eval_accuracy"] < 0.95
+    assert a["error_rate"] == pytest.approx(1.0 - a["eval_accuracy"], abs=1e-12)  # the complement, on the eval votes
     assert a == b
 
 

@@ -8,13 +8,23 @@ Array metrics take codes ``[N, D]`` and integer factors ``[N, K]``: :func:`mig`,
 metrics at disentanglement_lib's protocol. :func:`mig_exact` and
 :func:`mutual_information_per_dim` use the encoder's full Gaussian posterior. :func:`mapc`,
 :func:`cvr`, :func:`tdv`, :func:`ud90` describe the correlation of a coding layer (Kågebäck & Mogren
-2017). A metric that cannot apply to a dataset raises :class:`NotApplicable`.
+2017). :func:`downstream_task` and :func:`unsupervised_scores` are disentanglement_lib's downstream-task
+and unsupervised scores (Locatello et al. 2019). A metric that cannot apply to a dataset raises
+:class:`NotApplicable`.
 """
 from disentax.metrics.beta_vae import beta_vae_score
 from disentax.metrics.clustering import clustering_accuracy
 from disentax.metrics.correlation import cvr, mapc, tdv, ud90
-from disentax.metrics.dci import IMPORTANCE_MODELS, dci, dci_from_importance, dci_score, importance_matrix
+from disentax.metrics.dci import (
+    IMPORTANCE_MODELS,
+    dci,
+    dci_from_importance,
+    dci_score,
+    importance_matrix,
+    lightgbm_impurity_importance,
+)
 from disentax.metrics.dci_es import dci_es, explicitness_from_curve, loss_capacity_curves
+from disentax.metrics.downstream import DOWNSTREAM_MODELS, downstream_task, downstream_task_score
 from disentax.metrics.factor_vae import factor_vae_score
 from disentax.metrics.infomec import infomec, infomec_nmi
 from disentax.metrics.information import aggregate_entropy, encode_dataset, mutual_information_per_dim
@@ -24,11 +34,19 @@ from disentax.metrics.mig import mig, mig_exact, mig_score
 from disentax.metrics.modularity import modularity, modularity_explicitness, modularity_explicitness_score
 from disentax.metrics.sap import sap, sap_score
 from disentax.metrics.suite import ALL_METRICS, DEFAULT_METRICS, evaluate
+from disentax.metrics.unsupervised import (
+    gaussian_total_correlation,
+    gaussian_wasserstein_correlation,
+    latent_mutual_info_score,
+    unsupervised_score,
+    unsupervised_scores,
+)
 from disentax.metrics.utils import NotApplicable, discrete_mutual_info, histogram_discretize, sample_codes
 
 __all__ = [
     "ALL_METRICS",
     "DEFAULT_METRICS",
+    "DOWNSTREAM_MODELS",
     "IMPORTANCE_MODELS",
     "NotApplicable",
     "abs_correlation_matrix",
@@ -41,16 +59,22 @@ __all__ = [
     "dci_from_importance",
     "dci_score",
     "discrete_mutual_info",
+    "downstream_task",
+    "downstream_task_score",
     "encode_dataset",
     "evaluate",
     "explicitness_from_curve",
     "factor_vae_score",
+    "gaussian_total_correlation",
+    "gaussian_wasserstein_correlation",
     "histogram_discretize",
     "importance_matrix",
     "infomec",
     "infomec_nmi",
     "irs",
     "irs_score",
+    "latent_mutual_info_score",
+    "lightgbm_impurity_importance",
     "loss_capacity_curves",
     "mapc",
     "match_correlations",
@@ -67,4 +91,6 @@ __all__ = [
     "sap_score",
     "tdv",
     "ud90",
+    "unsupervised_score",
+    "unsupervised_scores",
 ]

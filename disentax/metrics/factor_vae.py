@@ -16,6 +16,11 @@ mapped back to the original dimension index (disentanglement_lib votes with the 
 surviving subset, a relabelling of the classifier's inputs), and ``num_active_dims`` is the
 number of surviving dimensions (disentanglement_lib reports all of them).
 
+Kim & Mnih define the metric as the majority-vote classifier's accuracy (higher is better), and
+that is what ``train_accuracy``/``eval_accuracy`` stay. Papers that quote it as the classifier's
+error rate report the complement, so the returned dict also carries
+``error_rate = 1 - eval_accuracy`` (evaluation votes) for comparing against those numbers.
+
 Because of the rescaling, the score is invariant to scaling any code dimension (as long as it
 stays above the pruning threshold). An uninformative code scores about 1 / (number of factors).
 """
@@ -110,7 +115,9 @@ def factor_vae_score(
 ) -> dict:
     """FactorVAE metric of ``representation_fn`` (images -> codes [B, D], traceable).
 
-    Returns ``{"train_accuracy", "eval_accuracy", "num_active_dims"}``. Uses
+    Returns ``{"train_accuracy", "eval_accuracy", "error_rate", "num_active_dims"}`` with
+    accuracy = sum_d votes[argmax_k votes_train[k, d], d] / sum votes (Kim & Mnih 2018) and
+    ``error_rate = 1 - eval_accuracy``. Uses
     ``dataset.sample_factors``/``render`` (the fixed factor is traced, so one compilation
     serves every factor); `points_per_call` votes are made per jitted call (speed only). For a
     host dataset (``dataset.on_host``) the images are read outside ``jit`` and encoded in
@@ -123,7 +130,7 @@ def factor_vae_score(
     global_var = np.var(codes, axis=0, ddof=1)
     active = np.sqrt(global_var) >= prune_threshold
     if not np.any(active):
-        return {"train_accuracy": 0.0, "eval_accuracy": 0.0, "num_active_dims": 0}
+        return {"train_accuracy": 0.0, "eval_accuracy": 0.0, "error_rate": 1.0, "num_active_dims": 0}
     points = max(1, int(points_per_call))
     read, fn = _vote_fn(representation_fn, dataset, int(batch_size), points)
     num_factors, num_dims = dataset.num_factors, codes.shape[1]
@@ -158,4 +165,5 @@ def factor_vae_score(
     if bar is not None:
         bar.close()
     train_acc, eval_acc = majority_vote_accuracy(train_votes, eval_votes)
-    return {"train_accuracy": train_acc, "eval_accuracy": eval_acc, "num_active_dims": int(active.sum())}
+    return {"train_accuracy": train_acc, "eval_accuracy": eval_acc, "error_rate": 1.0 - eval_acc,
+            "num_active_dims": int(active.sum())}
