@@ -1,6 +1,7 @@
 """Shared helpers for the benchmarks: build a method's jitted step on a fixed batch, time it."""
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -16,6 +17,7 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing
 from disentax import config as cfg  # noqa: E402
 from disentax import methods  # noqa: E402
 from disentax.data.registry import get_dataset  # noqa: E402
+from disentax.train.step import takes_log  # noqa: E402
 
 
 def method_config(method: str, batch_size: int, **model):
@@ -32,9 +34,13 @@ def method_config(method: str, batch_size: int, **model):
 
 
 class JaxStep:
-    """A method's jitted train step on one fixed batch; `__call__` runs one step and blocks."""
+    """A method's jitted train step on one fixed batch; `__call__` runs one step and blocks.
 
-    def __init__(self, config, seed: int = 0):
+    `log=False` (default) times the step the loop runs between logging steps, without the
+    gradient-free diagnostics; `log=True` the step of a logging step.
+    """
+
+    def __init__(self, config, seed: int = 0, log: bool = False):
         self.config = config
         dataset = get_dataset(config.dataset)
         self.method = methods.build(config, dataset)
@@ -42,7 +48,8 @@ class JaxStep:
         k_data, k_init, self.k_step = jax.random.split(key, 3)
         self.batch = jax.jit(lambda k: self.method.sample_batch(k, int(config.batch_size)))(k_data)
         self.state = self.method.init_state(k_init, self.batch)
-        self.jitted = jax.jit(self.method.train_step, donate_argnums=0)
+        step = self.method.train_step
+        self.jitted = jax.jit(functools.partial(step, log=log) if takes_log(step) else step, donate_argnums=0)
         self.i = 0
         t0 = time.perf_counter()
         self.compiled = self.jitted.lower(self.state, self.batch, self.k_step).compile()

@@ -32,9 +32,10 @@ import jax.numpy as jnp  # noqa: E402
 
 from disentax import estimators, objectives  # noqa: E402
 from disentax.config import base_config  # noqa: E402
+from disentax.methods.vae import init_vae_state, vae_loss  # noqa: E402
 from disentax.models import build_vae  # noqa: E402
 from disentax.train.optim import make_optimizer  # noqa: E402
-from disentax.train.step import init_vae_state, make_vae_train_step  # noqa: E402
+from disentax.train.step import make_train_step  # noqa: E402
 
 N = 737_280  # dSprites
 
@@ -71,7 +72,7 @@ def timed(fn, *args):
 
 
 def bench_batch(B, reps, encoder, mlp_hidden, seed=0):
-    c = base_config()
+    c = base_config("beta_vae")
     c.model.encoder = encoder
     c.model.mlp_hidden = mlp_hidden
     model = build_vae(c.model, (64, 64, 1))
@@ -82,7 +83,7 @@ def bench_batch(B, reps, encoder, mlp_hidden, seed=0):
 
     steps = {}
     for name, (obj, diag) in objectives_for(c.model.likelihood).items():
-        steps[name] = jax.jit(make_vae_train_step(model, tx, obj, diag))
+        steps[name] = jax.jit(make_train_step(vae_loss(model, obj), tx, diagnostics=diag))
     outputs = model.apply({"params": state.params}, x, key)
 
     def est_work(z, mu, logvar):

@@ -102,6 +102,80 @@ def make_step(batch_size: int, image_shape=(64, 64, 1), beta: float | None = Non
     return step
 
 
+class ArrayImages(torch.utils.data.Dataset):
+    """A user's map-style dataset over a uint8 image array [N, H, W]: one item converted per call."""
+
+    def __init__(self, images: np.ndarray):
+        self.images = images
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return torch.from_numpy(self.images[i][None].astype(np.float32) / 255.0)
+
+
+def make_loop(batch_size: int, images: np.ndarray, data: str = "memory", method: str = "beta_vae",
+              beta: float | None = None, seed: int = 0):
+    """A training loop over `images` (uint8 [N, H, W] in {0, 255}): `run(n)` trains n steps.
+
+    `data="memory"`: the images as one float tensor, each batch an index of a shuffled epoch (the
+    fastest a torch user's loop gets); `data="loader"`: a `DataLoader` over `ArrayImages`
+    (shuffle, drop_last, the default `num_workers=0`), one item read and converted at a time and
+    collated per batch, as most research repositories load dSprites. Losses as `make_step`.
+    """
+    if data not in ("memory", "loader"):
+        raise ValueError(f"data must be memory or loader, got {data!r}")
+    beta = (4.0 if method == "beta_vae" else 6.0) if beta is None else beta
+    torch.manual_seed(seed)
+    model = TorchVAE(channels=1)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-8)
+    if data == "memory":
+        tensor = torch.from_numpy(images[:, None].astype(np.float32) / 255.0)
+
+        def batches():
+            while True:
+                order = torch.randperm(len(tensor))
+                for k in range(0, len(order) - batch_size + 1, batch_size):
+                    yield tensor[order[k:k + batch_size]]
+    else:
+        loader = torch.utils.data.DataLoader(ArrayImages(images), batch_size=batch_size, shuffle=True, drop_last=True)
+
+        def batches():
+            while True:
+                yield from loader
+    stream = batches()
+
+    def run(n: int) -> float:
+        loss = None
+        for _ in range(n):
+            x = next(stream)
+            opt.zero_grad(set_to_none=True)
+            logits, mu, logvar, z = model(x)
+            if method == "beta_vae":
+                loss = beta_vae_loss(x, logits, mu, logvar, beta)
+            else:
+                loss = beta_tcvae_loss(x, logits, mu, logvar, z, beta)
+            loss.backward()
+            opt.step()
+        return float(loss.detach()) if loss is not None else float("nan")
+
+    return run
+
+
+def serve_loop(batch_size: int, images_path: str, data: str, method: str) -> None:
+    """Worker mode for `make_loop`: a step count per stdin line, answered with seconds per step."""
+    import sys
+
+    run = make_loop(batch_size, np.load(images_path), data=data, method=method)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        n = int(line)
+        t0 = time.perf_counter()
+        run(n)
+        print(f"{(time.perf_counter() - t0) / max(n, 1)!r}", flush=True)
+
+
 def peak_rss_mb() -> float:
     import resource
 
@@ -129,22 +203,28 @@ def serve(batch_size: int, threads: int | None = None, method: str = "beta_vae")
 
 
 class TorchWorker:
-    """Callable running one torch step in a subprocess (see `serve`); `close()` ends it."""
+    """Callable running torch steps in a subprocess (see `serve`, `serve_loop`); `close()` ends it.
 
-    def __init__(self, batch_size: int, threads: int | None = None, method: str = "beta_vae"):
+    `loop=(images_path, data)` serves `make_loop` on the images saved at `images_path` instead of
+    the fixed-batch step; `worker(n)` then runs n loop steps and returns seconds per step.
+    """
+
+    def __init__(self, batch_size: int, threads: int | None = None, method: str = "beta_vae",
+                 loop: tuple[str, str] | None = None):
         import subprocess
         import sys
 
+        extra = ["--serve-loop", loop[0], "--data", loop[1]] if loop else ["--serve"]
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve", "--batch", str(batch_size), "--method", method]
+            [sys.executable, __file__, *extra, "--batch", str(batch_size), "--method", method]
             + (["--threads", str(threads)] if threads else []),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
         assert self.proc.stdout.readline().strip() == "ready"
         self.version = torch.__version__
 
-    def __call__(self):
-        self.proc.stdin.write("1\n")
+    def __call__(self, n: int = 1):
+        self.proc.stdin.write(f"{int(n)}\n")
         self.proc.stdin.flush()
         return float(self.proc.stdout.readline())
 
@@ -162,9 +242,14 @@ def main():
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--method", default="beta_vae", choices=("beta_vae", "beta_tcvae"))
     p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--serve-loop", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--data", default="memory", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
+    if a.serve_loop:
+        serve_loop(a.batch, a.serve_loop, a.data, a.method)
+        return
     if a.serve:
         serve(a.batch, a.threads, a.method)
         return

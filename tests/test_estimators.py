@@ -151,6 +151,76 @@ def test_log_qz_matches_brute_force(estimator, N):
     np.testing.assert_allclose(np.asarray(prod), rd.sum(1), rtol=1e-5, atol=1e-3)
 
 
+def stored_marginals(z, mu, logvar, N, estimator):
+    """The estimators as first written: the [B, B, D] pairwise array stored, max-stabilised
+    logsumexps, gradients by autodiff. The fast path must give the same numbers."""
+    pairs = est.pairwise_gaussian_log_density(z, mu, logvar)
+    log_w = est.log_importance_weights(z.shape[0], N, estimator, pairs.dtype)
+    return (jax.scipy.special.logsumexp(log_w + pairs.sum(-1), axis=1),
+            jax.scipy.special.logsumexp(log_w[..., None] + pairs, axis=1))
+
+
+def _latents(B, D, seed, spread=1.0):
+    rng = np.random.default_rng(seed)
+    mu = rng.normal(size=(B, D)) * 2
+    logvar = rng.uniform(-3, 3, size=(B, D)) * spread
+    return mu + np.exp(0.5 * logvar) * rng.normal(size=(B, D)), mu, logvar
+
+
+@pytest.mark.parametrize("B,D", [(1, 1), (2, 3), (7, 1), (17, 5), (64, 10)])
+@pytest.mark.parametrize("estimator", ["mws", "mss", "hfvae"])
+def test_fast_marginals_and_gradients_equal_the_stored_form_in_float64(B, D, estimator):
+    if B < 2 and estimator != "mws":
+        pytest.skip("mss and hfvae need a batch of two")
+    N = 1000
+    with jax.enable_x64(True):
+        cases = [_latents(B, D, seed=B + D), extreme_inputs(seed=B, B=B, D=D) if B >= 6 and D >= 3 else None]
+        for case in [c for c in cases if c is not None]:
+            z, mu, logvar = (jnp.asarray(a, jnp.float64) for a in case)
+            rng = np.random.default_rng(1)
+            gj, gd = jnp.asarray(rng.normal(size=B)), jnp.asarray(rng.normal(size=(B, D)))
+
+            def scalar(f):
+                return lambda *a: jnp.sum(gj * f(*a, N, estimator)[0]) + jnp.sum(gd * f(*a, N, estimator)[1])
+
+            fast, ref = est.log_qz_marginals(z, mu, logvar, N, estimator), stored_marginals(z, mu, logvar, N, estimator)
+            assert fast[0].dtype == jnp.float64 and fast[1].dtype == jnp.float64
+            np.testing.assert_allclose(fast[0], ref[0], rtol=1e-12, atol=1e-10)
+            np.testing.assert_allclose(fast[1], ref[1], rtol=1e-12, atol=1e-10)
+            g_fast = jax.grad(scalar(est.log_qz_marginals), argnums=(0, 1, 2))(z, mu, logvar)
+            g_ref = jax.grad(scalar(stored_marginals), argnums=(0, 1, 2))(z, mu, logvar)
+            for a, b in zip(g_fast, g_ref):
+                np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+
+
+def test_fast_marginals_fall_back_to_the_max_form_where_the_bound_would_underflow():
+    # Tight posteriors and a sample far from all of them: every term of that row is ~ -1e12 below
+    # the bound, so the bounded sum is 0 and the exact, max-stabilised form must take over.
+    z, mu, logvar = (np.asarray(a, np.float32) for a in _latents(5, 2, seed=4))
+    logvar[:] = -20.0
+    z[2] = 100.0
+    joint, per_dim = est.log_qz_marginals(z, mu, logvar, 100, "hfvae")
+    rj, rd = ref_log_qz(*(a.astype(np.float64) for a in (z, mu, logvar)), 100, "hfvae")
+    assert np.all(np.isfinite(np.asarray(per_dim))) and np.asarray(per_dim)[2].max() < -1e9
+    np.testing.assert_allclose(np.asarray(per_dim), rd, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(joint), rj, rtol=1e-5)
+    g = jax.grad(lambda m: est.log_qz_marginals(z, m, logvar, 100, "hfvae")[1].sum())(jnp.asarray(mu))
+    assert np.all(np.isfinite(np.asarray(g)))
+
+
+def test_log_qz_keeps_float64_under_x64():
+    # The weights' constants (−log(N·B) with N = 737,280) must not pass through float32.
+    z, mu, logvar = _latents(6, 3, seed=8)
+    with jax.enable_x64(True):
+        for estimator in ("mws", "mss", "hfvae"):
+            joint, per_dim = est.log_qz_marginals(jnp.asarray(z), jnp.asarray(mu), jnp.asarray(logvar), 737_280,
+                                                  estimator)
+            rj, rd = ref_log_qz(z, mu, logvar, 737_280, estimator)
+            assert joint.dtype == jnp.float64
+            np.testing.assert_allclose(np.asarray(joint), rj, rtol=1e-13, atol=1e-12)
+            np.testing.assert_allclose(np.asarray(per_dim), rd, rtol=1e-13, atol=1e-12)
+
+
 def synthetic(N=6, D=2, seed=0, spread=1.0):
     """A small dataset: one posterior N(mu_n, exp(logvar_n)) and one sample z_n per point."""
     rng = np.random.default_rng(seed)

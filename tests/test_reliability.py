@@ -320,20 +320,19 @@ def test_finished_runs_lower_lengths_resume_notes_and_errors_between_steps(tmp_p
     assert one_line(err) and "holds a run at step 10, past config.num_steps=5" in err
 
     # An error between steps (a host data error, say) keeps the work so far.
-    real = loop.make_batch_source
+    real = loop._step_function
 
     def failing_at_15(*a, **k):
-        source = real(*a, **k)
+        next_batch, run = real(*a, **k)
 
-        def batches(step):
+        def batch(step):
             if step == 15:
                 raise RuntimeError("a record could not be read")
-            return source(step)
+            return next_batch(step)
 
-        batches.close = source.close
-        return batches
+        return batch, run
 
-    monkeypatch.setattr(loop, "make_batch_source", failing_at_15)
+    monkeypatch.setattr(loop, "_step_function", failing_at_15)
     with pytest.raises(RuntimeError, match="could not be read"):
         loop.train(small(num_steps=30), tmp_path, finish=False)
     assert 15 in Checkpointer(tmp_path / "checkpoints").all_steps()

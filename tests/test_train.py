@@ -9,8 +9,10 @@ from disentax import config as cfg
 from disentax import methods, objectives
 from disentax.data import get_dataset
 from disentax.runner import loop
+from disentax.train import sharding
 from disentax.train.checkpoint import Checkpointer
 from disentax.train.logging import read_metrics
+from disentax.train.step import takes_log
 
 from helpers import QUICK, configure, same_leaves, train_until_interrupted
 
@@ -95,3 +97,66 @@ def test_other_configs_train_without_nan(tmp_path, method):
     assert np.isfinite(result["metrics"]["loss"])
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["method"] == method
+
+
+def _built(method="beta_vae", **overrides):
+    c = cfg.validate(small_config(method, **overrides))
+    m = methods.build(c, get_dataset(c.dataset))
+    key = jax.random.PRNGKey(0)
+    return c, m, m.init_state(key, jax.jit(lambda k: m.sample_batch(k, c.batch_size))(key))
+
+
+@pytest.mark.parametrize("method", ["beta_vae", "factor_vae"])
+def test_diagnostics_only_when_logged_and_the_state_never_depends_on_it(method):
+    c, m, state = _built(method)
+    batch = jax.jit(lambda k: m.sample_batch(k, c.batch_size))(jax.random.PRNGKey(1))
+    step = jax.jit(m.train_step)
+    logged, m_logged = step(state, batch, jax.random.PRNGKey(2), True)
+    quiet, m_quiet = step(state, batch, jax.random.PRNGKey(2), False)
+    assert same_leaves(logged, quiet)
+    for key in ("mutual_info", "total_correlation", "dimwise_kl"):
+        assert np.isfinite(float(m_logged[key])) and np.isnan(float(m_quiet[key])), key
+    assert float(m_logged["loss"]) == float(m_quiet["loss"])
+
+
+def test_beta_tcvae_logs_its_own_loss_terms_once():
+    # The objective's aux holds the decomposition with the training estimator; no second copy.
+    c, m, state = _built("beta_tcvae")
+    batch = jax.jit(lambda k: m.sample_batch(k, c.batch_size))(jax.random.PRNGKey(1))
+    _, metrics = jax.jit(m.train_step)(state, batch, jax.random.PRNGKey(2), False)
+    assert np.isfinite(float(metrics["total_correlation"]))
+
+
+def test_batch_made_inside_the_step_is_the_separate_samplers_batch():
+    # The loop renders procedural batches inside the step's program; the run must be the one the
+    # separately jitted sampler and keys would give (and logged rows keep finite diagnostics).
+    c, m, state = _built()
+    mesh = sharding.make_mesh()
+    data_key, step_key = jax.random.split(jax.random.PRNGKey(5))
+    inside = sharding.jit_sampled_step(m.train_step, m.sample_batch, c.batch_size, data_key, step_key, mesh,
+                                       donate=False)
+    outside = sharding.jit_step(m.train_step, mesh, donate=False)
+    sample = jax.jit(lambda k: m.sample_batch(k, c.batch_size))
+    a = b = state
+    for step in range(3):
+        a, ma = inside(a, step, step == 2)
+        b, mb = outside(b, sample(jax.random.fold_in(data_key, step)), jax.random.fold_in(step_key, step), step == 2)
+    assert same_leaves(a, b)
+    assert float(ma["total_correlation"]) == float(mb["total_correlation"])
+
+
+def test_a_step_without_the_log_flag_still_runs_in_the_loop_helpers():
+    c, m, state = _built()
+    plain = lambda state, batch, key: m.train_step(state, batch, key)  # noqa: E731 - a plugin's own step
+    assert takes_log(m.train_step) and not takes_log(plain)
+    batch = jax.jit(lambda k: m.sample_batch(k, c.batch_size))(jax.random.PRNGKey(1))
+    new, metrics = sharding.jit_step(plain, sharding.make_mesh(), donate=False)(state, batch, jax.random.PRNGKey(2), False)
+    assert np.isfinite(float(metrics["total_correlation"]))  # it computes everything, as before
+    assert int(new.step) == 1
+
+
+def test_logged_rows_hold_finite_diagnostics(tmp_path):
+    loop.train(small_config(num_steps=6, log_every=3, checkpoint_every=6), tmp_path, finish=False)
+    rows = read_metrics(tmp_path)
+    assert [r["step"] for r in rows] == [3, 6]
+    assert all(np.isfinite(r["total_correlation"]) and np.isfinite(r["mutual_info"]) for r in rows)

@@ -125,9 +125,9 @@ def _beta_tcvae(config, dataset):
     def objective(x, o, step):
         return objectives.beta_tcvae(x, o["out"], o["z"], o["mu"], o["logvar"], **kw)
 
-    # The logged decomposition uses the estimator being optimised, so it shows the terms weighted.
-    diagnostics = decomposition_diagnostics(dataset, config.batch_size, str(hp.estimator))
-    return vae_method(config, dataset, objective, diagnostics=diagnostics)
+    # The loss's aux already holds the decomposition with the estimator being optimised (the
+    # terms it weights); computing it again as a diagnostic would double the O(B²D) work.
+    return vae_method(config, dataset, objective, diagnostics=None)
 
 
 def _check_tcvae(c):

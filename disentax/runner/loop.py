@@ -89,6 +89,21 @@ def _out_of_memory(e: Exception) -> bool:
     return "RESOURCE_EXHAUSTED" in str(e) or "Out of memory" in str(e)
 
 
+def _step_function(method, dataset, batches, data_key, step_key, batch_size: int, mesh):
+    """(`next_batch(step)`, `run(state, step, batch, log) -> (state, metrics)`): the step of `step`.
+
+    A dataset rendered on device makes its batch inside the step's program
+    (`sharding.jit_sampled_step`; `next_batch` gives None); a host dataset's batches come prefetched
+    from `batches`, fetched before the step so a read error leaves the state untouched. `log` is
+    true on the steps whose metrics are written, the only ones that need the diagnostics.
+    """
+    if not getattr(dataset, "on_host", False):
+        fused = sharding.jit_sampled_step(method.train_step, method.sample_batch, batch_size, data_key, step_key, mesh)
+        return (lambda step: None), (lambda state, step, batch, log: fused(state, step, log))
+    jitted = sharding.jit_step(method.train_step, mesh)
+    return batches, (lambda state, step, batch, log: jitted(state, batch, jax.random.fold_in(step_key, step), log))
+
+
 def run_keys(seed: int):
     """(init, data, step, viz) keys, split once from the seed."""
     return jax.random.split(jax.random.PRNGKey(seed), 4)
@@ -191,7 +206,7 @@ def _train(config, workdir: Path, finish: bool, stop: GracefulStop, cleanup: con
         cleanup.callback(ckpt.close)  # waits for the last asynchronous write
     writer = MetricWriter(workdir, resume_step=start, enabled=lead)
     cleanup.callback(writer.close)
-    step_fn = sharding.jit_step(method.train_step, mesh)
+    next_batch, step_fn = _step_function(method, dataset, batches, data_key, step_key, batch_size, mesh)
 
     pending: list[tuple[int, jax.Array]] = []  # (step, loss) not yet checked on the host
 
@@ -252,10 +267,11 @@ def _train(config, workdir: Path, finish: bool, stop: GracefulStop, cleanup: con
     consistent = True  # False while a step has donated the state and not yet returned the new one
     try:
         while step < num_steps and not stop.requested:
-            batch = batches(step)
+            batch = next_batch(step)
+            logged = (step + 1) % config.log_every == 0 or step + 1 == num_steps
             consistent = False
             try:
-                state, metrics = step_fn(state, batch, jax.random.fold_in(step_key, step))
+                state, metrics = step_fn(state, step, batch, logged)
             except jax.errors.JaxRuntimeError as e:
                 if _out_of_memory(e):
                     raise ConfigError(f"out of memory in the train step of {config.method!r} at step {step} "

@@ -49,6 +49,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from disentax.errors import ConfigError
+from disentax.train.step import takes_log
 
 DATA_AXIS = "data"
 
@@ -187,24 +188,56 @@ def jit_init(init_state: Callable, mesh: Mesh) -> Callable:
 
 
 def jit_step(train_step: Callable, mesh: Mesh, donate: bool = True) -> Callable:
-    """jit `train_step(state, batch, key) -> (state, metrics)` data-parallel over `mesh`.
+    """jit `train_step(state, batch, key[, log]) -> (state, metrics)` data-parallel over `mesh`.
 
-    State and key replicated, batch split on its leading axis, outputs replicated (so the
-    next step's input sharding matches and nothing recompiles). Donates the old state.
+    State, key and the `log` flag replicated, batch split on its leading axis, outputs replicated
+    (so the next step's input sharding matches and nothing recompiles). Donates the old state.
+    `log` reaches steps that take it (`disentax.train.step.takes_log`); others ignore it.
     """
     rep = replicated(mesh)
+    step_fn = _with_log(train_step)
     compiled: dict = {}
 
-    def call(state, batch, key):
+    def call(state, batch, key, log=True):
         # One jit per batch structure: arrays split over "data", scalar leaves replicated.
         signature = (jax.tree.structure(batch), tuple(np.ndim(x) for x in jax.tree.leaves(batch)))
         if signature not in compiled:
             compiled[signature] = jax.jit(
-                train_step,
-                in_shardings=(rep, batch_shardings(batch, mesh), rep),
+                step_fn,
+                in_shardings=(rep, batch_shardings(batch, mesh), rep, rep),
                 out_shardings=rep,
                 donate_argnums=(0,) if donate else (),
             )
-        return compiled[signature](state, batch, key)
+        return compiled[signature](state, batch, key, np.bool_(log))
 
     return call
+
+
+def jit_sampled_step(train_step: Callable, sample_batch: Callable, batch_size: int, data_key: jax.Array,
+                     step_key: jax.Array, mesh: Mesh, donate: bool = True) -> Callable:
+    """jit `(state, step, log) -> (state, metrics)`: the batch of `step`, `sample_batch(fold_in(data_key,
+    step), batch_size)`, made inside the step's program in its data sharding, and the step's key
+    `fold_in(step_key, step)` too.
+
+    For datasets rendered on device: one program per step instead of three (two key derivations and
+    the sampler), nothing built or moved on the host between steps, and XLA can schedule the
+    rendering with the step. The batch and key are the ones `DeviceBatches` and the loop would make
+    (threefry is a pure function of key and counter), so the run is the same run.
+    """
+    rep = replicated(mesh)
+    step_fn = _with_log(train_step)
+    shardings = batch_shardings(jax.eval_shape(lambda k: sample_batch(k, batch_size), data_key), mesh)
+
+    def fused(state, step, log):
+        batch = jax.lax.with_sharding_constraint(sample_batch(jax.random.fold_in(data_key, step), batch_size),
+                                                 shardings)
+        return step_fn(state, batch, jax.random.fold_in(step_key, step), log)
+
+    jitted = jax.jit(fused, in_shardings=(rep, rep, rep), out_shardings=rep, donate_argnums=(0,) if donate else ())
+    return lambda state, step, log=True: jitted(state, np.uint32(step), np.bool_(log))
+
+
+def _with_log(train_step: Callable) -> Callable:
+    if takes_log(train_step):
+        return train_step
+    return lambda state, batch, key, log: train_step(state, batch, key)

@@ -5,6 +5,7 @@ Every method with an optimiser builds its step here, so the gradient update is w
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable
 
 import flax.struct
@@ -44,16 +45,19 @@ def optimizer_update(tx: optax.GradientTransformation, grads, params, opt_state)
     return optax.apply_updates(params, updates), opt_state
 
 
-
 def make_train_step(loss_fn: Callable, tx: optax.GradientTransformation, *, diagnostics: Callable | None = None,
                     update_extra: Callable | None = None) -> Callable:
-    """Build `train_step(state, batch, key) -> (state, metrics)` around one loss.
+    """Build `train_step(state, batch, key, log=True) -> (state, metrics)` around one loss.
 
     - `loss_fn(params, batch, key, state) -> (loss, (aux, outputs))`: differentiated in `params`
       (the first argument); `state` is the pre-step state (its `step`, and `extra` networks, which
       the loss must put behind `stop_gradient` if it reads them). `aux` is a dict of metrics,
       `outputs` whatever `diagnostics` and `update_extra` read (the model outputs).
-    - `diagnostics(outputs) -> dict`: gradient-free metrics (e.g. the ELBO decomposition).
+    - `diagnostics(outputs) -> dict`: gradient-free metrics (e.g. the ELBO decomposition). They are
+      computed only when `log` is true (a traced bool: one compiled step serves both cases through
+      `lax.cond`); otherwise their entries are NaN. The loop passes `log` true on the steps it logs,
+      so a diagnostic that costs as much as the loss (O(B²D) estimators) is paid once per
+      `log_every` steps, not every step. The new state never depends on `log`.
     - `update_extra(state, outputs, batch, key) -> (extra, metrics)`: updates further networks in
       `state.extra` from the pre-step state (simultaneous gradient descent, as FactorVAE's
       discriminator); the new `extra` goes into the new state.
@@ -62,7 +66,7 @@ def make_train_step(loss_fn: Callable, tx: optax.GradientTransformation, *, diag
     """
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
-    def train_step(state: TrainState, batch, key):
+    def train_step(state: TrainState, batch, key, log=True):
         (loss, (aux, outputs)), grads = grad_fn(state.params, batch, key, state)
         metrics = {"loss": loss, **aux, "grad_norm": optax.tree.norm(grads)}
         changes = {}
@@ -70,10 +74,31 @@ def make_train_step(loss_fn: Callable, tx: optax.GradientTransformation, *, diag
             changes["extra"], extra_metrics = update_extra(state, outputs, batch, key)
             metrics.update(extra_metrics)
         if diagnostics is not None:
-            metrics.update(jax.lax.stop_gradient(diagnostics(outputs)))
+            metrics.update(_when(log, diagnostics, jax.lax.stop_gradient(outputs)))
         return state.apply_gradients(tx, grads, **changes), metrics
 
     return train_step
 
 
-__all__ = ["TrainState", "make_train_step", "optimizer_update"]
+def _when(flag, fn: Callable, x):
+    """`fn(x)` if `flag`, else the same structure filled with NaN; a Python bool decides at trace time."""
+    if isinstance(flag, bool):
+        return fn(x) if flag else _nan_like(jax.eval_shape(fn, x))
+    return jax.lax.cond(flag, fn, lambda x: _nan_like(jax.eval_shape(fn, x)), x)
+
+
+def _nan_like(shapes):
+    return jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype), shapes)
+
+
+def takes_log(train_step: Callable) -> bool:
+    """True if `train_step` accepts the `log` flag of `make_train_step`'s steps (a plugin's own step
+    may take only (state, batch, key); the loop then calls it that way and it computes everything)."""
+    try:
+        params = inspect.signature(train_step).parameters
+    except (TypeError, ValueError):
+        return False
+    return "log" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+__all__ = ["TrainState", "make_train_step", "optimizer_update", "takes_log"]
