@@ -18,6 +18,7 @@ import argparse  # noqa: E402
 from disentax import config as cfg  # noqa: E402
 from disentax.data.tfds import DatasetNotPreparedError  # noqa: E402
 from disentax.errors import ConfigError  # noqa: E402
+from disentax.metrics.dci import IMPORTANCE_MODELS  # noqa: E402
 from disentax.runner import evaluate as run_evaluate  # noqa: E402
 from disentax.runner.listing import SECTIONS, listing  # noqa: E402
 from disentax.runner.loop import NonFiniteLossError, train  # noqa: E402
@@ -30,12 +31,15 @@ CONFIG is a file path (configs/beta_vae_dsprites.py) or a bare name (beta_vae_ds
 Overrides: --config.beta_vae.beta=8 --config.model.latent_dim=6 --config.num_steps=2000
 --config.method=beta_tcvae switches method (the new one starts from its published defaults)."""
 
-EVALUATE_USAGE = """disentax evaluate --workdir DIR [--metrics mig,dci,...] [--code NAME] [--num-train N] [--num-eval N]
+EVALUATE_USAGE = """disentax evaluate --workdir DIR [--metrics mig,dci,...|all] [--code NAME] [--num-train N] [--num-eval N]
 
 Restores the run's latest checkpoint, scores the method's code (its default one unless --code names
 another; `disentax list` and the first printed line say which dimensions hold what) with the metrics
 that apply to its dataset, writes DIR/metrics.json and prints tables. Default metrics:
-mig, dci, sap, modularity, beta_vae, factor_vae, information (add mig_exact, or --metrics all)."""
+mig, dci, sap, modularity, beta_vae, factor_vae, information, irs, infomec, mcc, unsupervised;
+the slow ones run when named, or with --metrics all: mig_exact, dci_es, downstream.
+--dci-importance lightgbm (~12x faster than the default gbt) also makes downstream use LightGBM.
+Codes from another framework: python -m disentax.metrics CODES.npy FACTORS.npy."""
 
 
 def _error(message: str, code: int = 2) -> int:
@@ -162,7 +166,8 @@ def main(argv=None) -> int:
     p_eval.add_argument("--num-eval", type=int, default=None, help="evaluation points per metric (protocol: 5000)")
     p_eval.add_argument("--num-variance-estimate", type=int, default=None, help="factor_vae variance points (10000)")
     p_eval.add_argument("--mig-exact-samples", type=int, default=None, help="codes per entropy in mig_exact (10000)")
-    p_eval.add_argument("--dci-importance", default="gbt", choices=("gbt", "random_forest", "lasso"))
+    p_eval.add_argument("--dci-importance", default="gbt", choices=IMPORTANCE_MODELS,
+                        help="DCI's importance model; lightgbm also sets downstream's boosted trees (default gbt)")
     p_eval.add_argument("--seed", type=int, default=0, help="PRNG seed of the metrics' sampling")
     p_eval.add_argument("--no-progress", action="store_true", help="no progress bars")
     p_list = sub.add_parser("list", help="methods (hyperparameters, defaults), configs, datasets, metrics")

@@ -77,4 +77,5 @@ def test_bad_workdir_is_one_line_error(tmp_path, capsys, make, needle):
 def test_unknown_metric_lists_allowed(run_dir, capsys):
     assert cli.main(["evaluate", "--workdir", str(run_dir[0]), "--metrics", "mig,bogus"]) == 2
     err = capsys.readouterr().err
-    assert "unknown metric 'bogus'; allowed: mig, dci, sap, modularity, beta_vae, factor_vae, information, mig_exact" in err
+    assert ("unknown metric 'bogus'; allowed: mig, dci, sap, modularity, beta_vae, factor_vae, information, mig_exact, "
+            "irs, dci_es, infomec, mcc, unsupervised, downstream (or all)") in err

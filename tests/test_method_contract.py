@@ -105,7 +105,8 @@ def test_evaluate_scores_the_documented_code(name, tmp_path, monkeypatch):
 
     for metric, fn in (("mig", "mig_score"), ("dci", "dci_score"), ("sap", "sap_score"),
                        ("modularity", "modularity_explicitness_score"), ("beta_vae", "beta_vae_score"),
-                       ("factor_vae", "factor_vae_score")):
+                       ("factor_vae", "factor_vae_score"), ("irs", "irs_score"), ("infomec", "infomec_score"),
+                       ("mcc", "mcc_score"), ("unsupervised", "unsupervised_score")):
         monkeypatch.setattr(suite, fn, spy(metric, getattr(suite, fn)))
     real_information = suite._information
 

@@ -11,6 +11,11 @@ metrics at disentanglement_lib's protocol. :func:`mig_exact` and
 2017). :func:`downstream_task` and :func:`unsupervised_scores` are disentanglement_lib's downstream-task
 and unsupervised scores (Locatello et al. 2019). A metric that cannot apply to a dataset raises
 :class:`NotApplicable`.
+
+:func:`evaluate` runs metrics by name on a representation function and a dataset (what ``disentax
+evaluate`` calls), :func:`evaluate_arrays` on codes and factors already computed; ``python -m
+disentax.metrics CODES.npy FACTORS.npy`` does the latter from the command line, for codes of any
+framework.
 """
 from disentax.metrics.beta_vae import beta_vae_score
 from disentax.metrics.clustering import clustering_accuracy
@@ -23,17 +28,17 @@ from disentax.metrics.dci import (
     importance_matrix,
     lightgbm_impurity_importance,
 )
-from disentax.metrics.dci_es import dci_es, explicitness_from_curve, loss_capacity_curves
+from disentax.metrics.dci_es import dci_es, dci_es_score, explicitness_from_curve, loss_capacity_curves
 from disentax.metrics.downstream import DOWNSTREAM_MODELS, downstream_task, downstream_task_score
 from disentax.metrics.factor_vae import factor_vae_score
-from disentax.metrics.infomec import infomec, infomec_nmi
+from disentax.metrics.infomec import infomec, infomec_nmi, infomec_score
 from disentax.metrics.information import aggregate_entropy, encode_dataset, mutual_information_per_dim
 from disentax.metrics.irs import irs, irs_score
-from disentax.metrics.mcc import abs_correlation_matrix, match_correlations, mcc
+from disentax.metrics.mcc import abs_correlation_matrix, match_correlations, mcc, mcc_score
 from disentax.metrics.mig import mig, mig_exact, mig_score
 from disentax.metrics.modularity import modularity, modularity_explicitness, modularity_explicitness_score
 from disentax.metrics.sap import sap, sap_score
-from disentax.metrics.suite import ALL_METRICS, DEFAULT_METRICS, evaluate
+from disentax.metrics.suite import ALL_METRICS, DEFAULT_METRICS, METRICS_VERSION, evaluate, evaluate_arrays
 from disentax.metrics.unsupervised import (
     gaussian_total_correlation,
     gaussian_wasserstein_correlation,
@@ -41,14 +46,20 @@ from disentax.metrics.unsupervised import (
     unsupervised_score,
     unsupervised_scores,
 )
-from disentax.metrics.utils import NotApplicable, discrete_mutual_info, histogram_discretize, sample_codes
+from disentax.metrics.utils import (
+    NotApplicable,
+    discrete_mutual_info,
+    histogram_discretize,
+    sample_codes,
+    sample_train_test,
+)
 
 __all__ = [
     "ALL_METRICS",
     "DEFAULT_METRICS",
     "DOWNSTREAM_MODELS",
     "IMPORTANCE_MODELS",
-    "NotApplicable",
+    "METRICS_VERSION",
     "abs_correlation_matrix",
     "aggregate_entropy",
     "beta_vae_score",
@@ -56,6 +67,7 @@ __all__ = [
     "cvr",
     "dci",
     "dci_es",
+    "dci_es_score",
     "dci_from_importance",
     "dci_score",
     "discrete_mutual_info",
@@ -63,6 +75,7 @@ __all__ = [
     "downstream_task_score",
     "encode_dataset",
     "evaluate",
+    "evaluate_arrays",
     "explicitness_from_curve",
     "factor_vae_score",
     "gaussian_total_correlation",
@@ -71,6 +84,7 @@ __all__ = [
     "importance_matrix",
     "infomec",
     "infomec_nmi",
+    "infomec_score",
     "irs",
     "irs_score",
     "latent_mutual_info_score",
@@ -79,6 +93,7 @@ __all__ = [
     "mapc",
     "match_correlations",
     "mcc",
+    "mcc_score",
     "mig",
     "mig_exact",
     "mig_score",
@@ -86,7 +101,9 @@ __all__ = [
     "modularity_explicitness",
     "modularity_explicitness_score",
     "mutual_information_per_dim",
+    "NotApplicable",
     "sample_codes",
+    "sample_train_test",
     "sap",
     "sap_score",
     "tdv",

@@ -54,14 +54,16 @@ Choices, where the paper leaves them open or its settings are too slow here:
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
+import jax
 import numpy as np
 
 from disentax.metrics._checks import check_mixed_factors
 from disentax.metrics.dci import dci_from_importance
+from disentax.metrics.utils import sample_train_test
 
-__all__ = ["DEFAULT_CAPACITIES", "dci_es", "explicitness_from_curve", "loss_capacity_curves"]
+__all__ = ["DEFAULT_CAPACITIES", "dci_es", "dci_es_score", "explicitness_from_curve", "loss_capacity_curves"]
 
 DEFAULT_CAPACITIES = (1, 2, 3, 4, 6, 8, 12)
 
@@ -251,3 +253,26 @@ def dci_es(
         "losses": losses.tolist(),
         "importance": r.tolist(),
     }
+
+
+def dci_es_score(
+    key: jax.Array,
+    representation_fn: Callable,
+    dataset: Any,
+    num_train: int = 10_000,
+    num_test: int = 5_000,
+    capacities: Sequence[int] = DEFAULT_CAPACITIES,
+    n_estimators: int = 10,
+    batch_size: int = 256,
+    progress: bool = False,
+) -> dict:
+    """:func:`dci_es` on codes sampled from `dataset`: probes fit on ``num_train`` points and their
+    losses measured on ``num_test`` others (DCI's protocol, 10,000 / 5,000; the paper fixes none).
+
+    The dataset's factors are class indices, so every probe is a classifier (0-1 loss against the
+    majority class); the forests' ``random_state`` is drawn from `key`
+    (:func:`~disentax.metrics.utils.sample_train_test`).
+    """
+    train, test, seed = sample_train_test(key, representation_fn, dataset, "dci_es", num_train, num_test,
+                                          batch_size, progress)
+    return dci_es(*train, *test, capacities=capacities, n_estimators=n_estimators, seed=seed)

@@ -45,14 +45,15 @@ Choices (where the paper or its code leaves them open, or differs from the issue
 from __future__ import annotations
 
 import warnings
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
+import jax
 import numpy as np
 
 from disentax.metrics._checks import check_mixed_factors
-from disentax.metrics.utils import discrete_entropy, discrete_mutual_info, histogram_discretize
+from disentax.metrics.utils import discrete_entropy, discrete_mutual_info, histogram_discretize, sample_train_test
 
-__all__ = ["BINNINGS", "MI_ESTIMATORS", "infomec", "infomec_nmi"]
+__all__ = ["BINNINGS", "MI_ESTIMATORS", "infomec", "infomec_nmi", "infomec_score"]
 
 BINNINGS = ("equal_width", "quantile")
 MI_ESTIMATORS = ("histogram", "knn")
@@ -228,3 +229,23 @@ def infomec(
         "active": active.tolist(),
         "num_active": int(np.sum(active)),
     }
+
+
+def infomec_score(
+    key: jax.Array,
+    representation_fn: Callable,
+    dataset: Any,
+    num_train: int = 10_000,
+    estimator: str = "histogram",
+    batch_size: int = 256,
+    progress: bool = False,
+) -> dict:
+    """:func:`infomec` of ``num_train`` codes sampled from `dataset` (the train sample of DCI's
+    protocol, 10,000 points; InfoE's probe is scored in-sample like the paper's, so no test sample).
+
+    The dataset's factors are class indices (no factor binning); `estimator` and the probes'
+    ``random_state`` as in :func:`infomec`, the latter drawn from `key`.
+    """
+    train, _, seed = sample_train_test(key, representation_fn, dataset, "infomec", num_train, None,
+                                       batch_size, progress)
+    return infomec(*train, estimator=estimator, seed=seed)

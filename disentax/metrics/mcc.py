@@ -22,13 +22,15 @@ Choices:
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
+import jax
 import numpy as np
 
 from disentax.metrics._checks import check_codes_values
+from disentax.metrics.utils import sample_train_test
 
-__all__ = ["CORRELATIONS", "abs_correlation_matrix", "match_correlations", "mcc"]
+__all__ = ["CORRELATIONS", "abs_correlation_matrix", "match_correlations", "mcc", "mcc_score"]
 
 CORRELATIONS = ("pearson", "spearman")
 
@@ -84,3 +86,25 @@ def match_correlations(abs_corr: Any) -> tuple[float, np.ndarray]:
 def mcc(codes: Any, factors: Any, correlation: str = "pearson") -> float:
     """MCC of ``codes [N, D]`` against (integer or real) ``factors [N, K]``, see the module docstring."""
     return match_correlations(abs_correlation_matrix(codes, factors, correlation))[0]
+
+
+def mcc_score(
+    key: jax.Array,
+    representation_fn: Callable,
+    dataset: Any,
+    num_train: int = 10_000,
+    correlation: str = "pearson",
+    batch_size: int = 256,
+    progress: bool = False,
+) -> dict:
+    """MCC of ``num_train`` codes sampled from `dataset` (the train sample of DCI's protocol:
+    nothing is fit, so there is no test sample), correlating the codes with the factors' class
+    indices.
+
+    Returns ``{"mcc", "matching" [K]}``: the score and the code dimension paired with each factor
+    (-1 for a factor left unmatched because D < K).
+    """
+    (codes, factors), _, _ = sample_train_test(key, representation_fn, dataset, "mcc", num_train, None,
+                                               batch_size, progress)
+    score, matching = match_correlations(abs_correlation_matrix(codes, factors, correlation))
+    return {"mcc": score, "matching": matching.tolist()}

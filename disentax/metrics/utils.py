@@ -38,6 +38,7 @@ __all__ = [
     "on_host",
     "require_factors",
     "sample_codes",
+    "sample_train_test",
 ]
 
 ENCODE_BATCH = 256  # rows per jitted encoder call on the host path: one compilation serves all metrics
@@ -229,3 +230,33 @@ def sample_codes(
     if codes.ndim != 2:
         raise ValueError(f"representation_fn must return codes of shape [B, D], got {codes.shape[1:]} per batch")
     return codes.astype(np.float64), factors.astype(np.int64)
+
+
+def sample_train_test(
+    key: jax.Array,
+    representation_fn: Callable,
+    dataset: Any,
+    metric: str,
+    num_train: int = 10_000,
+    num_test: int | None = 5_000,
+    batch_size: int = 256,
+    progress: bool = False,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray] | None, int]:
+    """``(train, test, seed)`` for a metric scored at disentanglement_lib's protocol: the sampling
+    half of the ``*_score`` wrappers.
+
+    `train` and `test` are :func:`sample_codes` pairs ``(codes, factors)`` of ``num_train`` and
+    ``num_test`` points (test is None when ``num_test`` is None, for metrics that score one sample),
+    and `seed` an integer for the metric's own randomness (a model's ``random_state``). They come
+    from ``split(key, 3)`` in that order, as in :func:`~disentax.metrics.dci.dci_score`, so metrics
+    wrapped this way see the same train points as DCI under the same key. Raises
+    :class:`NotApplicable` when `dataset` has no ground-truth factors.
+    """
+    require_factors(dataset, metric)
+    k_train, k_test, k_model = jax.random.split(key, 3)
+    train = sample_codes(k_train, representation_fn, dataset, num_train, batch_size, progress, f"{metric} train")
+    test = None
+    if num_test is not None:
+        test = sample_codes(k_test, representation_fn, dataset, num_test, batch_size, progress, f"{metric} test")
+    seed = int(jax.random.randint(k_model, (), 0, 2**31 - 1))
+    return train, test, seed

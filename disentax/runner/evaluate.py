@@ -4,11 +4,13 @@
 default unless `code=` names another), checks on a probe batch that the code's representation
 and posterior have the dimensions the code declares, runs the metrics
 (`disentax.metrics.suite.evaluate`) and writes `metrics.json` (`metrics_<code>.json` for a code
-other than the default).
+other than the default). The file records what the numbers depend on: checkpoint step, seed,
+protocol sizes, `metrics_version` (`disentax.metrics.suite.METRICS_VERSION`) and the versions of
+disentax and the numerical libraries; the same run, seed and versions give the same file, byte for
+byte, so nothing that varies between runs (a time, a host name) goes in it.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -17,7 +19,8 @@ import numpy as np
 
 from disentax.errors import ConfigError
 from disentax.methods.contract import Code, Method
-from disentax.metrics.suite import evaluate, parse_metric_names
+from disentax.metrics.report import format_scores
+from disentax.metrics.suite import METRICS_VERSION, downstream_models, evaluate, package_versions, parse_metric_names
 from disentax.runner.restore import restore_run
 from disentax.train.logging import read_json, write_json
 
@@ -56,7 +59,9 @@ def evaluate_run(workdir, metrics: str | Sequence[str] | None = None, *, code: s
                  note: Callable[[str], None] | None = None) -> dict:
     """Score the run in `workdir`; returns (and writes to its metrics file) the record
     {"step", "method", "dataset", "seed", "code": {name, dims, layout, dim_names, description},
-    "protocol", "metrics"}. `on_start(record)` is called before the first metric runs."""
+    "protocol", "metrics_version", "versions", "metrics"}. `dci_importance` also picks the
+    downstream task's boosted trees (`disentax.metrics.suite.downstream_models`, recorded in the
+    protocol). `on_start(record)` is called before the first metric runs."""
     names = parse_metric_names(metrics)
     config, method, dataset, state = restore_run(workdir, note=note)
     params = state.params
@@ -65,9 +70,11 @@ def evaluate_run(workdir, metrics: str | Sequence[str] | None = None, *, code: s
     _check_dimensions(method, name, chosen, representation, posterior, probe)
     step = int(state.step)
     protocol = {"num_train": num_train or 10_000, "num_eval": num_eval or 5_000,
-                "num_variance_estimate": num_variance_estimate or 10_000, "dci_importance": dci_importance}
+                "num_variance_estimate": num_variance_estimate or 10_000, "dci_importance": dci_importance,
+                "downstream_models": list(downstream_models(dci_importance))}
     record = {
         "step": step, "method": config.method, "dataset": config.dataset, "seed": int(seed), "protocol": protocol,
+        "metrics_version": METRICS_VERSION, "versions": package_versions(),
         "code": {"name": name, "dims": chosen.dim, "layout": chosen.layout(), "dim_names": chosen.dim_names(),
                  "description": chosen.description},
     }
@@ -83,7 +90,7 @@ def evaluate_run(workdir, metrics: str | Sequence[str] | None = None, *, code: s
     )
     # Each metric's entry says what it was computed with, so scores of another checkpoint, seed or
     # protocol are never relabelled; the file keeps those of this checkpoint and code only.
-    computed = {"step": step, "seed": int(seed), "protocol": protocol}
+    computed = {"step": step, "seed": int(seed), "protocol": protocol, "metrics_version": METRICS_VERSION}
     old = read_json(path) or {}
     previous = {}
     if old.get("step") == step and isinstance(old.get("code"), dict) and old["code"].get("name") == name:
@@ -105,42 +112,6 @@ def _check_writable(path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- tables
-
-
-def _number(v) -> str:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return str(v)
-    if isinstance(v, int):
-        return str(v)
-    if not math.isfinite(v):
-        return str(v)
-    return f"{v:.4f}"
-
-
-def _scalar_rows(name: str, scores: dict, factors: Sequence[str]) -> list[tuple[str, str, str]]:
-    scores = {k: v for k, v in scores.items() if k != "computed_with"}
-    if "not_applicable" in scores:
-        return [(name, "not applicable", scores["not_applicable"])]
-    rows = []
-    for key, value in scores.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            rows.append((name, key, _number(value)))
-        elif name == "mig_exact" and key == "per_factor":
-            for f, v in zip(scores.get("factors", factors), value):
-                rows.append((name, f"gap / H(v): {f}", _number(v)))
-    if name == "information":
-        rows.append((name, "I(x; z_d), I(v_k; z_d)", "per dimension, below"))
-    if name == "mig_exact":
-        rows.append((name, "I(v_k; z_d)", "per dimension, below"))
-    return rows
-
-
-def format_scores(name: str, scores: dict, factors: Sequence[str] = (), header: bool = False) -> str:
-    """Rows `metric | score | value` for one metric's scores (the header first if asked)."""
-    rows = _scalar_rows(name, scores, factors)
-    lines = [f"  {'metric':<12} {'score':<28} value", f"  {'-' * 12} {'-' * 28} {'-' * 10}"] if header else []
-    lines += [f"  {m:<12} {k:<28} {v}" for m, k, v in rows]
-    return "\n".join(lines)
 
 
 def _matrix_table(title: str, dim_names: Sequence[str], columns: dict[str, Sequence[float]]) -> str:
