@@ -17,6 +17,7 @@ import pytest
 
 from disentax import cli
 from disentax import config as cfg
+from disentax.metrics.suite import METRICS_VERSION
 from disentax.runner import evaluate as run_evaluate
 from disentax.runner import loop
 from disentax.runner.lock import RunLock
@@ -227,7 +228,8 @@ def test_trimming_metrics_on_resume_never_truncates_the_file_in_place(tmp_path, 
 def test_evaluate_never_relabels_scores_of_another_checkpoint(tmp_path):
     loop.train(small(num_steps=3, checkpoint_every=3), tmp_path, finish=False)
     first = run_evaluate.evaluate_run(tmp_path, "mig", num_train=64)
-    assert first["metrics"]["mig"]["computed_with"] == {"step": 3, "seed": 0, "protocol": first["protocol"]}
+    assert first["metrics"]["mig"]["computed_with"] == {"step": 3, "seed": 0, "protocol": first["protocol"],
+                                                       "metrics_version": METRICS_VERSION}
     loop.train(small(num_steps=6, checkpoint_every=3), tmp_path, finish=False)
     second = run_evaluate.evaluate_run(tmp_path, "factor_vae", num_train=64, num_eval=32, num_variance_estimate=64)
     saved = json.loads((tmp_path / "metrics.json").read_text())
