@@ -151,6 +151,7 @@ def markdown(rows: dict, settings: dict) -> str:
 
 
 def main(argv=None) -> None:
+    """Train and score the methods named on the command line, then write the markdown and JSON."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=1500, help="training steps per method (1500)")
     p.add_argument("--pair-scale", type=float, default=1.0,
