@@ -81,14 +81,24 @@ def make_step(batch_size: int, image_shape=(64, 64, 1), beta: float | None = Non
     """A closure running one optimisation step on a fixed random binary batch (NCHW)."""
     if method not in ("beta_vae", "beta_tcvae"):
         raise ValueError(f"no torch reference for {method!r}; allowed: beta_vae, beta_tcvae")
-    beta = (4.0 if method == "beta_vae" else 6.0) if beta is None else beta
-    torch.manual_seed(seed)
     h, w, c = image_shape
-    model = TorchVAE(channels=c)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-8)
+    update = _updater(c, method, beta, seed)
     x = (torch.rand(batch_size, c, h, w) < 0.1).float()
 
     def step():
+        return float(update(x).detach())
+
+    return step
+
+
+def _updater(channels: int, method: str, beta: float | None, seed: int):
+    """`update(x) -> loss`: one Adam(1e-4) step of a fresh `TorchVAE` (seeded) on the batch `x`."""
+    beta = (4.0 if method == "beta_vae" else 6.0) if beta is None else beta
+    torch.manual_seed(seed)
+    model = TorchVAE(channels=channels)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-8)
+
+    def update(x):
         opt.zero_grad(set_to_none=True)
         logits, mu, logvar, z = model(x)
         if method == "beta_vae":
@@ -97,9 +107,9 @@ def make_step(batch_size: int, image_shape=(64, 64, 1), beta: float | None = Non
             loss = beta_tcvae_loss(x, logits, mu, logvar, z, beta)
         loss.backward()
         opt.step()
-        return float(loss.detach())
+        return loss
 
-    return step
+    return update
 
 
 class ArrayImages(torch.utils.data.Dataset):
@@ -126,10 +136,7 @@ def make_loop(batch_size: int, images: np.ndarray, data: str = "memory", method:
     """
     if data not in ("memory", "loader"):
         raise ValueError(f"data must be memory or loader, got {data!r}")
-    beta = (4.0 if method == "beta_vae" else 6.0) if beta is None else beta
-    torch.manual_seed(seed)
-    model = TorchVAE(channels=1)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-8)
+    update = _updater(1, method, beta, seed)
     if data == "memory":
         tensor = torch.from_numpy(images[:, None].astype(np.float32) / 255.0)
 
@@ -149,15 +156,7 @@ def make_loop(batch_size: int, images: np.ndarray, data: str = "memory", method:
     def run(n: int) -> float:
         loss = None
         for _ in range(n):
-            x = next(stream)
-            opt.zero_grad(set_to_none=True)
-            logits, mu, logvar, z = model(x)
-            if method == "beta_vae":
-                loss = beta_vae_loss(x, logits, mu, logvar, beta)
-            else:
-                loss = beta_tcvae_loss(x, logits, mu, logvar, z, beta)
-            loss.backward()
-            opt.step()
+            loss = update(next(stream))
         return float(loss.detach()) if loss is not None else float("nan")
 
     return run
