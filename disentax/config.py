@@ -67,6 +67,9 @@ def shared_config() -> ml_collections.ConfigDict:
     c.data_parallel = True
     c.distributed = "auto"  # auto | on | off: jax.distributed.initialize() for multi-host launches
     c.log_every = 100
+    # Images in the pool of the ELBO decomposition (MI, TC, dimension-wise KL) logged at each logging
+    # step; 0 logs the training batch's own estimate, biased low (it reads negative at batch 64).
+    c.diagnostics_points = 1024
     c.checkpoint_every = 1000
     c.max_checkpoints = 3
     c.progress = True

@@ -267,6 +267,36 @@ def decompose(z, mu, logvar, dataset_size: int, estimator: str = "mws"):
 DIAGNOSTIC_KEYS = ("mutual_info", "total_correlation", "dimwise_kl")
 
 
+def decomposition_estimate(z, mu, logvar, dataset_size: int, estimator: str = "hfvae") -> dict:
+    """`decompose`'s three terms with the standard error of each, for logging a readable estimate.
+
+    Each term is a mean over the B samples of a per-sample value (`decompose`'s equations), e.g.
+    t_i = log q̂(z_i) − Σ_d log q̂(z_i,d) for the total correlation; its standard error is
+    std_i(t_i) / √B (ddof = 1). The t_i share one pool of B posteriors, so they are not quite
+    independent and this is the spread of the sample, not a confidence interval on the estimator's
+    bias: log q̂ is the log of a mean over the pool, biased low by Jensen's inequality, the joint
+    (D dimensions, a peaked mixture) more than each 1-d marginal, so the TC reads low and the
+    dimension-wise KL low for small pools (see `disentax.methods.common.decomposition_probe`).
+
+    Returns mutual_info, total_correlation, dimwise_kl and their `<name>_se`.
+    """
+    z, mu, logvar = jnp.asarray(z), jnp.asarray(mu), jnp.asarray(logvar)
+    log_q, log_qd = log_qz_marginals(z, mu, logvar, dataset_size, estimator)
+    log_q_cond = dist.gaussian_log_prob(z, mu, logvar).sum(-1)
+    log_pd = dist.gaussian_log_prob(z, 0.0, 0.0)
+    per_point = {
+        "mutual_info": log_q_cond - log_q,
+        "total_correlation": log_q - log_qd.sum(-1),
+        "dimwise_kl": (log_qd - log_pd).sum(-1),
+    }
+    n = z.shape[0]
+    out = {}
+    for name, t in per_point.items():
+        out[name] = jnp.mean(t)
+        out[f"{name}_se"] = jnp.std(t, ddof=1) / math.sqrt(n) if n > 1 else jnp.full((), jnp.nan, t.dtype)
+    return jax.lax.stop_gradient(out)
+
+
 def decomposition_metrics(outputs, dataset_size: int, estimator: str = "mws") -> dict:
     """MI, TC and dimension-wise KL of a VAE's outputs dict (`z`, `mu`, `logvar`), gradient-free.
 
@@ -443,6 +473,7 @@ __all__ = [
     "ConcreteGroup",
     "GaussianGroup",
     "decompose",
+    "decomposition_estimate",
     "decomposition_metrics",
     "hierarchical_decompose",
     "log_importance_weights",

@@ -13,7 +13,9 @@ from disentax import config as cfg
 from disentax.runner import loop
 
 # A short run: what most training tests start from.
-QUICK = {"batch_size": 16, "num_steps": 20, "log_every": 5, "checkpoint_every": 10, "progress": False}
+# A small pool for the decomposition logged at each logging step (1,024 by default): tests log often.
+QUICK = {"batch_size": 16, "num_steps": 20, "log_every": 5, "checkpoint_every": 10, "progress": False,
+         "diagnostics_points": 64}
 # The smallest model of every method that uses config.model's encoder.
 TINY_MODEL = {"model.encoder": "mlp", "model.mlp_hidden": (32,), "model.latent_dim": 4}
 _MVAE_TINY = {"hp.enc_channels": (4, 4, 4, 4), "hp.head_channels": 4, "hp.g_hidden": (16,), "hp.map_shape": (8, 8, 2),

@@ -64,6 +64,20 @@ def test_lightgbm_dci_is_deterministic_and_seeded():
     assert a == b
 
 
+@pytest.mark.parametrize("importance", ["lightgbm", "gbt", "random_forest"])
+def test_dci_fitted_on_parallel_threads_equals_one_thread(importance):
+    # Each factor's model is single-threaded; the threads only run factors side by side.
+    x, xt = CODES_TR["noisy"][:300], CODES_TE["noisy"][:200]
+    f = np.concatenate([F_TR[:300], F_TR[:300, :1] * 0], 1)  # plus a constant factor
+    ft = np.concatenate([F_TE[:200], F_TE[:200, :1] * 0], 1)
+    one = metrics.importance_matrix(x, f, xt, ft, importance, seed=2, workers=1)
+    many = metrics.importance_matrix(x, f, xt, ft, importance, seed=2, workers=4)
+    assert np.array_equal(one[0], many[0]) and one[1:] == many[1:]
+    assert not one[0][:, -1].any()  # the constant factor: nothing to predict
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        metrics.importance_matrix(x, f, xt, ft, importance, workers=0)
+
+
 def test_lightgbm_importance_is_sklearns_impurity_decrease_on_one_tree():
     # In one binary tree every example has the same Hessian, so LightGBM's second-order split gain is
     # proportional to the first-order impurity decrease we reconstruct from the node outputs.

@@ -51,6 +51,7 @@ def test_interrupt_and_resume_equals_uninterrupted(tmp_path, monkeypatch):
     b = read_metrics(tmp_path / "resumed")
     assert [r["step"] for r in b] == [5, 10, 15, 20]
     assert [r["loss"] for r in a] == [r["loss"] for r in b]
+    assert [r["total_correlation"] for r in a] == [r["total_correlation"] for r in b]  # the same pools
 
 
 def test_resume_with_a_different_config_is_refused(tmp_path):
@@ -160,3 +161,22 @@ def test_logged_rows_hold_finite_diagnostics(tmp_path):
     rows = read_metrics(tmp_path)
     assert [r["step"] for r in rows] == [3, 6]
     assert all(np.isfinite(r["total_correlation"]) and np.isfinite(r["mutual_info"]) for r in rows)
+
+
+def test_the_logged_decomposition_is_the_probe_of_a_fresh_pool_and_the_batch_estimate_is_kept(tmp_path):
+    c = small_config(num_steps=6, log_every=3, checkpoint_every=6, diagnostics_points=256)
+    result = loop.train(c, tmp_path, finish=False)
+    rows = read_metrics(tmp_path)
+    last = rows[-1]
+    _, _, _, viz_key = loop.run_keys(c.seed)
+    probe = result["method"].diagnose(result["state"].params, jax.random.fold_in(jax.random.fold_in(viz_key, 1), 6))
+    for name in ("mutual_info", "total_correlation", "dimwise_kl"):
+        assert last[name] == float(probe[name]), name  # the pool's estimate, not the batch's
+        assert last[f"{name}_se"] == float(probe[f"{name}_se"]) and last[f"{name}_se"] > 0
+        assert np.isfinite(last[f"batch_{name}"]) and last[f"batch_{name}"] != last[name]
+    # Without a pool the step's own batch estimate is logged under the plain names, as before.
+    loop.train(small_config(num_steps=3, log_every=3, checkpoint_every=3, diagnostics_points=0), tmp_path / "off",
+               finish=False)
+    (row,) = read_metrics(tmp_path / "off")
+    assert np.isfinite(row["total_correlation"]) and "batch_total_correlation" not in row
+    assert "total_correlation_se" not in row

@@ -12,7 +12,11 @@ group. `spec.build(config, dataset)` returns a `Method`:
   x)`, where the method has one, is a `GaussianPosterior` of exactly those D dimensions, so metrics of
   the posterior (I(x; z_d), exact MIG) get the right arrays or a reason why they do not apply;
 - what is drawn and evaluated when training ends: `pictures(params, key, workdir) -> [paths]` and
-  `evaluations(params, key) -> dict` (JSON-able; the loop writes it to `evaluation.json`).
+  `evaluations(params, key) -> dict` (JSON-able; the loop writes it to `evaluation.json`);
+- what is estimated at each logging step besides the step's own metrics: `diagnose(params, key) ->
+  dict` of scalars (e.g. `common.decomposition_probe`, the ELBO decomposition of a fresh pool of
+  images, larger than a batch); the loop logs them and keeps a step metric of the same name as
+  `batch_<name>`.
 
 The builder receives the dataset object, so nothing looks a dataset up again by name. The method's
 hyperparameters live in the config group named after it (`config.beta_vae.beta`), so two methods
@@ -32,7 +36,7 @@ from disentax.errors import ConfigError
 
 __all__ = [
     "Check", "Code", "GaussianPosterior", "Hyperparameter", "Method", "MethodSpec",
-    "at_least", "between", "greater_than", "one_of", "positive_ints",
+    "at_least", "between", "greater_than", "hp_value", "one_of", "positive_ints",
 ]
 
 
@@ -106,6 +110,7 @@ class Method:
     codes: Mapping[str, Code]  # first = default
     pictures: Callable[[Any, jax.Array, Path], list] | None = None  # (params, key, workdir) -> paths
     evaluations: Callable[[Any, jax.Array], dict] | None = None  # (params, key) -> JSON-able dict
+    diagnose: Callable[[Any, jax.Array], dict] | None = None  # (params, key) -> scalars, at logging steps
 
     def __post_init__(self):
         if not self.codes:
@@ -135,6 +140,12 @@ class Method:
 
 
 # ----------------------------------------------------------------------------- hyperparameters
+
+
+def hp_value(value):
+    """A real-valued hyperparameter as a builder hands it to its objective: a Python float, or, in a
+    sweep (`disentax.runner.sweep`), the traced per-model value the vmapped step passes in."""
+    return value if isinstance(value, jax.Array) else float(value)
 
 
 @dataclasses.dataclass(frozen=True)

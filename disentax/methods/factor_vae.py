@@ -24,11 +24,12 @@ from disentax.methods.contract import (
     MethodSpec,
     at_least,
     greater_than,
+    hp_value,
     one_of,
     positive_ints,
 )
 from disentax.methods.registry import register
-from disentax.methods.vae import decomposition_diagnostics
+from disentax.methods.vae import decomposition_diagnostics, logged_decomposition
 from disentax.models import build_vae
 from disentax.models.discriminators import build_discriminator
 from disentax.objectives.factor import factor_vae_discriminator_loss, factor_vae_loss, permute_dims
@@ -158,7 +159,7 @@ def _build(config, dataset) -> Method:
         # The discriminator's TC (logged as `tc`) next to the MWS estimate of the same batch.
         return {**decomposition(outputs), "tc_mws": mws(outputs)["total_correlation"]}
 
-    step = make_factor_vae_train_step(model, disc, tx, disc_tx, gamma=float(hp.gamma),
+    step = make_factor_vae_train_step(model, disc, tx, disc_tx, gamma=hp_value(hp.gamma),
                                       likelihood=config.model.likelihood, disc_steps=int(d.steps_per_vae_step),
                                       unroll=bool(d.unroll), diagnostics=diagnostics)
     sampler = two_batches if bool(d.two_batch) else one_batch
@@ -171,6 +172,7 @@ def _build(config, dataset) -> Method:
         sample_batch=lambda key, batch_size: sampler(dataset, key, batch_size),
         codes={"z": gaussian_code(encoder_of(model), (("z", dim),), "the encoder means μ(x) of q(z|x)")},
         pictures=vae_pictures(config, dataset, model),
+        diagnose=logged_decomposition(config, dataset, encoder_of(model)),
     )
 
 

@@ -78,7 +78,8 @@ def _build_baseline(config, dataset) -> Method:
     def objective(x, o, step):
         return objectives.beta_vae(x, o["out"], o["mu"], o["logvar"], beta=beta, likelihood=likelihood)
 
-    return vae_method(config, dataset, objective, model=model, diagnostics=None, tx=_optimizer(config))
+    return vae_method(config, dataset, objective, model=model, diagnostics=None, tx=_optimizer(config),
+                      diagnose=None)
 
 
 def _check(c):

@@ -13,21 +13,21 @@ import jax
 
 from disentax import estimators, objectives
 from disentax.errors import ConfigError
-from disentax.methods.common import encoder_of, gaussian_code, images_only, vae_pictures
-from disentax.methods.contract import Hyperparameter, Method, MethodSpec, at_least, one_of
+from disentax.methods.common import (
+    DIAGNOSTICS_ESTIMATOR,
+    decomposition_probe,
+    encoder_of,
+    gaussian_code,
+    images_only,
+    vae_pictures,
+)
+from disentax.methods.contract import Hyperparameter, Method, MethodSpec, at_least, hp_value, one_of
 from disentax.methods.registry import need, register
 from disentax.models import build_vae
 from disentax.train.optim import make_optimizer
 from disentax.train.step import TrainState, make_train_step
 
 TRAIN_ESTIMATORS = ("mws", "mss", "hfvae")  # "exact" needs the whole dataset in one batch
-
-# The estimator of the logged decomposition. Not "mws": with its published constant −log(N·B)
-# the logged TC reads (D − 1)·log N too high (≈ 122 nats for a collapsed 10-d posterior on
-# dSprites) and the dimension-wise KL D·log N too low; the hfvae weights sum to 1, estimate
-# q(z) without bias at the density level and equal the exact mixture when B = N.
-DIAGNOSTICS_ESTIMATOR = "hfvae"
-
 
 def decomposition_diagnostics(dataset, batch_size: int, estimator: str = DIAGNOSTICS_ESTIMATOR) -> Callable:
     """`diagnostics(outputs) -> {mutual_info, total_correlation, dimwise_kl}` of a batch of
@@ -36,6 +36,13 @@ def decomposition_diagnostics(dataset, batch_size: int, estimator: str = DIAGNOS
     if int(batch_size) < 2:
         estimator = "mws"
     return estimators.make_decomposition_diagnostics(int(dataset.num_examples), estimator)
+
+
+def logged_decomposition(config, dataset, encode: Callable) -> Callable | None:
+    """The decomposition the loop logs (`decomposition_probe` on `config.diagnostics_points` fresh
+    images), or None when that is 0: then the step's own estimate on its batch is logged."""
+    points = int(config.get("diagnostics_points", 0))
+    return decomposition_probe(encode, dataset, points) if points else None
 
 
 def init_vae_state(model, tx, key, x) -> TrainState:
@@ -56,13 +63,15 @@ def vae_loss(model, objective: Callable) -> Callable:
 
 
 def vae_method(config, dataset, objective: Callable, *, model=None, diagnostics: Callable | None | str = "default",
-               tx=None) -> Method:
+               tx=None, diagnose: Callable | None | str = "default") -> Method:
     """A single-network VAE method from `objective(x, outputs, step) -> (loss, aux)`.
 
     `model` defaults to the VAE of `config.model` (`disentax.models.build_vae`); its `encode(x)`
     returns (mu, logvar) of `config.model.latent_dim` dimensions: the code scored (the posterior
     means) and its posterior.
-    `diagnostics` defaults to the ELBO decomposition (`decomposition_diagnostics`); None logs none.
+    `diagnostics` defaults to the ELBO decomposition of the step's batch (`decomposition_diagnostics`);
+    `diagnose` to that of a larger fresh pool at logging steps (`logged_decomposition`); None skips
+    either.
     """
     model = build_vae(config.model, dataset.image_shape) if model is None else model
     tx = make_optimizer(config.optimizer) if tx is None else tx
@@ -79,6 +88,7 @@ def vae_method(config, dataset, objective: Callable, *, model=None, diagnostics:
         sample_batch=images_only(dataset),
         codes={"z": gaussian_code(encode, (("z", dim),), "the encoder means μ(x) of q(z|x)")},
         pictures=vae_pictures(config, dataset, model),
+        diagnose=logged_decomposition(config, dataset, encode) if isinstance(diagnose, str) else diagnose,
     )
 
 
@@ -95,7 +105,7 @@ def _vae(config, dataset):
 
 
 def _beta_vae(config, dataset):
-    likelihood, beta = config.model.likelihood, float(config.beta_vae.beta)
+    likelihood, beta = config.model.likelihood, hp_value(config.beta_vae.beta)
 
     def objective(x, o, step):
         return objectives.beta_vae(x, o["out"], o["mu"], o["logvar"], beta=beta, likelihood=likelihood)
@@ -105,7 +115,7 @@ def _beta_vae(config, dataset):
 
 def _annealed_vae(config, dataset):
     likelihood, hp = config.model.likelihood, config.annealed_vae
-    kw = dict(gamma=float(hp.gamma), c_start=float(hp.c_start), c_max=float(hp.c_max), c_steps=int(hp.c_steps))
+    kw = dict(gamma=hp_value(hp.gamma), c_start=hp_value(hp.c_start), c_max=hp_value(hp.c_max), c_steps=int(hp.c_steps))
 
     def objective(x, o, step):
         return objectives.annealed_vae(x, o["out"], o["mu"], o["logvar"], step=step, likelihood=likelihood, **kw)
@@ -119,8 +129,8 @@ def _check_annealed(c):
 
 def _beta_tcvae(config, dataset):
     hp = config.beta_tcvae
-    kw = dict(dataset_size=int(dataset.num_examples), alpha=float(hp.alpha), beta=float(hp.beta),
-              gamma=float(hp.gamma), estimator=str(hp.estimator), likelihood=config.model.likelihood)
+    kw = dict(dataset_size=int(dataset.num_examples), alpha=hp_value(hp.alpha), beta=hp_value(hp.beta),
+              gamma=hp_value(hp.gamma), estimator=str(hp.estimator), likelihood=config.model.likelihood)
 
     def objective(x, o, step):
         return objectives.beta_tcvae(x, o["out"], o["z"], o["mu"], o["logvar"], **kw)
@@ -139,7 +149,7 @@ def _check_tcvae(c):
 def _dip(variant):
     def build(config, dataset):
         hp = config[config.method]
-        kw = dict(lambda_od=float(hp.lambda_od), lambda_d=float(hp.lambda_d), variant=variant,
+        kw = dict(lambda_od=hp_value(hp.lambda_od), lambda_d=hp_value(hp.lambda_d), variant=variant,
                   likelihood=config.model.likelihood)
 
         def objective(x, o, step):
@@ -210,5 +220,5 @@ DIP_VAE_II = register(MethodSpec(
     ),
 ))
 
-__all__ = ["DIAGNOSTICS_ESTIMATOR", "TRAIN_ESTIMATORS", "decomposition_diagnostics", "init_vae_state",
+__all__ = ["DIAGNOSTICS_ESTIMATOR", "TRAIN_ESTIMATORS", "decomposition_diagnostics", "init_vae_state", "logged_decomposition",
            "vae_loss", "vae_method"]

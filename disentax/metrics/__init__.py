@@ -9,7 +9,8 @@ metrics at disentanglement_lib's protocol. :func:`mig_exact` and
 :func:`mutual_information_per_dim` use the encoder's full Gaussian posterior. :func:`mapc`,
 :func:`cvr`, :func:`tdv`, :func:`ud90` describe the correlation of a coding layer (Kågebäck & Mogren
 2017). :func:`downstream_task` and :func:`unsupervised_scores` are disentanglement_lib's downstream-task
-and unsupervised scores (Locatello et al. 2019). A metric that cannot apply to a dataset raises
+and unsupervised scores (Locatello et al. 2019); :func:`udr` ranks models of one setting by how
+consistently their seeds agree, without ground truth (Duan et al. 2020). A metric that cannot apply to a dataset raises
 :class:`NotApplicable`.
 
 :func:`evaluate` runs metrics by name on a representation function and a dataset (what ``disentax
@@ -39,6 +40,7 @@ from disentax.metrics.mig import mig, mig_exact, mig_score
 from disentax.metrics.modularity import modularity, modularity_explicitness, modularity_explicitness_score
 from disentax.metrics.sap import sap, sap_score
 from disentax.metrics.suite import ALL_METRICS, DEFAULT_METRICS, METRICS_VERSION, evaluate, evaluate_arrays
+from disentax.metrics.udr import informative_latents, udr, udr_pair
 from disentax.metrics.unsupervised import (
     gaussian_total_correlation,
     gaussian_wasserstein_correlation,
@@ -94,6 +96,9 @@ __all__ = [
     "match_correlations",
     "mcc",
     "mcc_score",
+    "udr",
+    "udr_pair",
+    "informative_latents",
     "mig",
     "mig_exact",
     "mig_score",

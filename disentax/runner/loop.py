@@ -39,7 +39,7 @@ from disentax.train.logging import MetricWriter, read_json, to_python, write_jso
 
 # Keys that may change between an interrupted run and its resumption without changing
 # the trajectory; any other difference would silently mix two experiments.
-RESUMABLE_KEYS = {"num_steps", "log_every", "checkpoint_every", "max_checkpoints", "progress",
+RESUMABLE_KEYS = {"num_steps", "log_every", "diagnostics_points", "checkpoint_every", "max_checkpoints", "progress",
                   "num_viz_images", "traversal_steps", "traversal_range",
                   "data_parallel", "distributed"}
 
@@ -236,12 +236,26 @@ def _train(config, workdir: Path, finish: bool, stop: GracefulStop, cleanup: con
     step = start
     t_last, step_last = time.perf_counter(), start
 
+    # The pool of the logged estimates (method.diagnose) at step s is drawn from fold_in(probe_key, s):
+    # the same numbers when a resumed run logs that step again.
+    probe_key = jax.random.fold_in(viz_key, 1)
+
     def log(step):
         nonlocal t_last, step_last
         check_pending()
         values = to_python(metrics)
         now = time.perf_counter()
         values["steps_per_sec"] = (step - step_last) / max(now - t_last, 1e-9)
+        if method.diagnose is not None and writer.enabled:
+            # On one local copy of the replicated parameters: nothing is gathered across devices or
+            # hosts, and only the process that writes computes it.
+            params = jax.tree.map(lambda a: a.addressable_data(0), state.params)
+            probed = to_python(method.diagnose(params, jax.random.fold_in(probe_key, step)))
+            for name in probed:
+                if name in values:  # the step's own estimate, on its training batch
+                    values[f"batch_{name}"] = values.pop(name)
+            values.update(probed)
+            now = time.perf_counter()  # steps_per_sec counts training steps only
         t_last, step_last = now, step
         writer.write(step, values)
         if bar is not None:
