@@ -3,9 +3,10 @@
     python benchmarks/sweep.py                                # S = 1, 4, 16; conv and MLP; batch 64
     python benchmarks/sweep.py --sizes 1,4 --encoders mlp --steps 3 --reps 2   # quick look
 
-For each encoder and S, in one process: the sweep's step (`disentax.runner.sweep`: S β-VAE members,
-seeds 0..S−1, their batches rendered inside the step) and the single run's step (the loop's own fused
-step, `sharding.jit_sampled_step`), both compiled first, then timed in alternation, `--reps` rounds
+For each encoder, way of sharing the step (`--vectorize`: `unroll`, the CPU default, `vmap`, `map`)
+and S, in one process: the sweep's step (`disentax.runner.sweep`: S β-VAE members, seeds 0..S−1,
+their batches rendered inside the step) and the single run's step (the loop's fused step,
+as `sharding.jit_sampled_step` makes it, on one device), both compiled first, then timed in alternation, `--reps` rounds
 of `--steps` steps each. Sequential single runs make 1/t_single model-steps per second, the sweep
 S/t_sweep; the ratio is their quotient per round (median and range). Memory per model is XLA's own
 account of each compiled step (arguments + outputs + temporaries, `memory_analysis()`), the sweep's
@@ -31,8 +32,7 @@ from disentax import config as cfg  # noqa: E402
 from disentax import methods  # noqa: E402
 from disentax.data.registry import get_dataset  # noqa: E402
 from disentax.runner.loop import run_keys  # noqa: E402
-from disentax.runner.sweep import _sweep_functions  # noqa: E402
-from disentax.train import sharding  # noqa: E402
+from disentax.runner.sweep import _sweep_functions, unstack_members  # noqa: E402  (the sweep's step, no loop)
 
 
 def memory_bytes(compiled) -> int | None:
@@ -43,25 +43,33 @@ def memory_bytes(compiled) -> int | None:
         return None
 
 
-def measure(encoder: str, size: int, batch: int, steps: int, reps: int) -> dict:
+def measure(encoder: str, size: int, batch: int, steps: int, reps: int, vectorize: str) -> dict:
     overrides = [f"--config.model.encoder={encoder}", f"--config.batch_size={batch}", "--config.progress=False"]
     config = cfg.get("beta_vae_dsprites", overrides)
     dataset = get_dataset(config.dataset)
     keys = [run_keys(int(config.seed) + i) for i in range(size)]
     init_keys, data_keys, step_keys = (jnp.stack([k[j] for k in keys]) for j in range(3))
     values = jnp.zeros((size, 0), jnp.float32)
-    _, init, sweep_step = _sweep_functions(config, dataset, [], batch)
+    _, init, sweep_step = _sweep_functions(config, dataset, [], batch, vectorize)
     states = init(init_keys, data_keys)
+    if vectorize == "unroll":
+        states = unstack_members(states, size)
     lowered = sweep_step.lower(values, states, data_keys, step_keys, np.uint32(0), np.bool_(False))
     sweep_mem = memory_bytes(lowered.compile())
 
     method = methods.build(config, dataset)
-    mesh = sharding.make_mesh()
-    single_step = sharding.jit_sampled_step(method.train_step, method.sample_batch, batch, keys[0][1], keys[0][2],
-                                            mesh, donate=False)
-    state = jax.jit(method.init_state)(keys[0][0], method.sample_batch(jax.random.fold_in(keys[0][1], 0), batch))
-    fused = jax.jit(lambda s, t, log: single_step(s, t, log))
-    single_mem = memory_bytes(fused.lower(state, np.uint32(0), np.bool_(False)).compile())
+    data_key, step_key = keys[0][1], keys[0][2]
+
+    def fused(state, step, log):  # the loop's fused step (sharding.jit_sampled_step) on one device
+        x = method.sample_batch(jax.random.fold_in(data_key, step), batch)
+        return method.train_step(state, x, jax.random.fold_in(step_key, step), log)
+
+    single = jax.jit(fused, donate_argnums=(0,))  # donated like the loop's (and the sweep's) step
+    state = jax.jit(method.init_state)(keys[0][0], method.sample_batch(jax.random.fold_in(data_key, 0), batch))
+    single_mem = memory_bytes(single.lower(state, np.uint32(0), np.bool_(False)).compile())
+
+    def single_step(state, t, log):
+        return single(state, np.uint32(t), np.bool_(log))
 
     def run_sweep(states, n, start):
         for t in range(start, start + n):
@@ -87,7 +95,7 @@ def measure(encoder: str, size: int, batch: int, steps: int, reps: int) -> dict:
         t_single.append((time.perf_counter() - t) / steps)
     ratios = [size * a / b for a, b in zip(t_single, t_sweep)]
     return {
-        "encoder": encoder, "models": size, "batch": batch, "steps": steps, "reps": reps,
+        "encoder": encoder, "vectorize": vectorize, "models": size, "batch": batch, "steps": steps, "reps": reps,
         "sweep_step_s": statistics.median(t_sweep), "single_step_s": statistics.median(t_single),
         "sweep_model_steps_per_s": size / statistics.median(t_sweep),
         "sequential_model_steps_per_s": 1 / statistics.median(t_single),
@@ -102,6 +110,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", default="1,4,16")
     p.add_argument("--encoders", default="mlp,conv")
+    p.add_argument("--vectorize", default="unroll,vmap,map", help="how the members share the step (comma-separated)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--reps", type=int, default=3)
@@ -110,11 +119,12 @@ def main(argv=None):
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     for encoder in args.encoders.split(","):
-        for size in (int(s) for s in args.sizes.split(",")):
-            row = measure(encoder, size, args.batch, args.steps, args.reps)
-            print(json.dumps(row), flush=True)
-            with out.open("a") as f:
-                f.write(json.dumps(row) + "\n")
+        for vectorize in args.vectorize.split(","):
+            for size in (int(s) for s in args.sizes.split(",")):
+                row = measure(encoder, size, args.batch, args.steps, args.reps, vectorize)
+                print(json.dumps(row), flush=True)
+                with out.open("a") as f:
+                    f.write(json.dumps(row) + "\n")
 
 
 if __name__ == "__main__":

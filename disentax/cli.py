@@ -32,13 +32,16 @@ CONFIG is a file path (configs/beta_vae_dsprites.py) or a bare name (beta_vae_ds
 Overrides: --config.beta_vae.beta=8 --config.model.latent_dim=6 --config.num_steps=2000
 --config.method=beta_tcvae switches method (the new one starts from its published defaults)."""
 
-SWEEP_USAGE = """disentax sweep --config CONFIG --workdir DIR --seeds S [--grid KEY=v1,v2,...]... [--config.KEY=VALUE ...]
+SWEEP_USAGE = """disentax sweep --config CONFIG --workdir DIR --seeds S [--grid KEY=v1,v2,...]... [--vectorize auto]
+                      [--config.KEY=VALUE ...]
        disentax sweep export --workdir DIR --member I --to RUN_DIR
+       disentax sweep udr --workdir DIR [--num-points 1000]
 
 Trains S seeds (config.seed, config.seed + 1, ...) for every combination of the grid's values as one
 program: the members' states stacked along a model axis, one vmapped step. KEY is a real-valued
 hyperparameter of the method (beta or beta_vae.beta). Rerun to resume. `export` writes member I
-(numbered as in DIR/sweep.json) as an ordinary run folder that `disentax evaluate` reads."""
+(numbered as in DIR/sweep.json) as an ordinary run folder that `disentax evaluate` reads; `udr`
+scores every member against the other seeds of its grid point (Duan et al. 2020) into DIR/udr.json."""
 
 EVALUATE_USAGE = """disentax evaluate --workdir DIR [--metrics mig,dci,...|all] [--code NAME] [--num-train N] [--num-eval N]
 
@@ -95,9 +98,20 @@ def _cmd_train(args, overrides) -> int:
 
 
 def _cmd_sweep(args, overrides) -> int:
+    if args.action in ("export", "udr") and overrides:
+        return _error(f"sweep {args.action} takes no config overrides, got {overrides[0]}")
+    if args.action == "udr":
+        try:
+            record = sweep.score_udr(args.workdir, num_points=args.num_points)
+        except (ConfigError, RunNotFoundError, ValueError) as e:
+            return _error(str(e))
+        for row in record["members"]:
+            values = ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("index", "udr", "informative"))
+            score = "—" if row["udr"] is None else f"{row['udr']:.3f} ({row['informative']} informative latents)"
+            print(f"member {row['index']:>3} {values}: UDR {score}")
+        print(f"written to {args.workdir}/udr.json")
+        return 0
     if args.action == "export":
-        if overrides:
-            return _error(f"sweep export takes no config overrides, got {overrides[0]}")
         try:
             to = sweep.export_member(args.workdir, args.member, args.to)
         except (ConfigError, RunNotFoundError) as e:
@@ -114,7 +128,8 @@ def _cmd_sweep(args, overrides) -> int:
     if (code := _stopped_early()) is not None:
         return code
     try:
-        result = sweep.train_sweep(config, args.workdir, args.seeds, args.grid or (), exit_on_second_signal=True)
+        result = sweep.train_sweep(config, args.workdir, args.seeds, args.grid or (), vectorize=args.vectorize,
+                                   exit_on_second_signal=True)
     except (ConfigError, DatasetNotPreparedError) as e:
         return _error(str(e))
     except StopRequested as e:
@@ -212,7 +227,8 @@ def main(argv=None) -> int:
     p_train.add_argument("--config", required=True, help="config file path or name")
     p_train.add_argument("--workdir", required=True, help="run folder (resumed if it holds checkpoints)")
     p_sweep = sub.add_parser("sweep", help="train seeds x hyperparameter values as one program", usage=SWEEP_USAGE)
-    p_sweep.add_argument("action", nargs="?", choices=("export",), help="export: write one member as a run folder")
+    p_sweep.add_argument("action", nargs="?", choices=("export", "udr"),
+                         help="export: write one member as a run folder; udr: score the members without labels")
     p_sweep.add_argument("--config", default=None, help="config file path or name")
     p_sweep.add_argument("--workdir", required=True, help="sweep folder (resumed if it holds checkpoints)")
     p_sweep.add_argument("--seeds", type=int, default=None, help="seeds per grid point")
@@ -220,6 +236,9 @@ def main(argv=None) -> int:
                          help="a hyperparameter and its values; repeat for a product grid")
     p_sweep.add_argument("--member", type=int, default=None, help="export: the member's index")
     p_sweep.add_argument("--to", default=None, help="export: the run folder to write")
+    p_sweep.add_argument("--vectorize", default="auto", choices=sweep.VECTORIZE,
+                         help="how members share the program: unroll (CPU default), vmap (accelerators), map")
+    p_sweep.add_argument("--num-points", type=int, default=1000, help="udr: images every member encodes")
     p_eval = sub.add_parser("evaluate", help="score a trained run with disentanglement metrics", usage=EVALUATE_USAGE)
     p_eval.add_argument("--workdir", required=True, help="run folder written by `disentax train`")
     p_eval.add_argument("--metrics", default=None, help="comma-separated metric names, or all")

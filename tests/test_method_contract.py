@@ -115,7 +115,7 @@ def test_evaluate_scores_the_documented_code(name, tmp_path, monkeypatch):
         return real_information(key, posterior_fn, no_posterior, ds, num_train, progress)
 
     monkeypatch.setattr(suite, "_information", information)
-    record = run_evaluate.evaluate_run(tmp_path, num_train=64, num_eval=32, num_variance_estimate=64)
+    record = run_evaluate.evaluate_run(tmp_path, num_train=24, num_eval=12, num_variance_estimate=24)
     assert set(record["metrics"]) == set(suite.DEFAULT_METRICS) == set(seen)
     for metric in suite.DEFAULT_METRICS:
         if metric == "information":

@@ -11,10 +11,11 @@ from disentax.train.logging import read_metrics
 
 from helpers import QUICK, TINY_MODEL, configure, same_leaves
 
-# vmap makes each member's matrix products batched ones, which XLA's CPU kernels may sum in another
-# order: members match single runs to float32 rounding (measured: max |Δ| = 3e-8 on parameters of
-# size ~0.1 after 6 Adam steps at lr 1e-4), not bit for bit. Adam's updates are bounded by the
-# learning rate, so the differences stay at rounding level over a short run.
+# On a CPU the sweep writes each member's step out in one program ("unroll", the "auto" choice): the
+# MLP members are the single runs bit for bit. vmap makes each member's matrix products batched ones, which XLA's CPU kernels may sum in
+# another order: members match single runs to float32 rounding (measured: max |Δ| = 3e-8 on
+# parameters of size ~0.1 after 6 Adam steps at lr 1e-4). Adam's updates are bounded by the learning rate, so the differences
+# stay at rounding level over a short run.
 PARAM_ATOL = 1e-6
 
 
@@ -38,8 +39,12 @@ def test_members_are_the_seeds_times_the_grid_and_equal_single_runs(straight, tm
     assert result["members"] == [{"seed": 0, "beta_vae.beta": 1.0}, {"seed": 1, "beta_vae.beta": 1.0},
                                  {"seed": 0, "beta_vae.beta": 4.0}, {"seed": 1, "beta_vae.beta": 4.0}]
     assert int(result["states"].step[0]) == 6 and result["diverged"] == {}
+    assert result["vectorize"] == "unroll"  # the CPU default
     single = loop.train(sweep.member_config(base(), result["members"][3]), tmp_path / "single", finish=False)
-    for a, b in zip(jax.tree.leaves(single["state"].params), jax.tree.leaves(member(result["states"].params, 3))):
+    assert same_leaves(single["state"], member(result["states"], 3))  # bit for bit
+    # vmap: one batched program, equal to float32 rounding.
+    batched = sweep.train_sweep(base(), tmp_path / "vmap", 2, ["beta=1,4"], vectorize="vmap")
+    for a, b in zip(jax.tree.leaves(result["states"].params), jax.tree.leaves(batched["states"].params)):
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=0, atol=PARAM_ATOL)
     # Different members really differ (their seed or β enters the step), and the logs say the same.
     p = result["states"].params
@@ -153,6 +158,9 @@ def test_the_command_line_trains_exports_and_reports_bad_grids_in_one_line(tmp_p
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "values must be numbers" in err
     assert cli.main(["sweep", "export", "--workdir", d]) == 2
+    assert cli.main(["sweep", "udr", "--workdir", d, "--num-points", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "member   0 seed=0, beta_vae.beta=1.0: UDR" in out and (tmp_path / "s" / "udr.json").exists()
 
 
 def test_udr_scores_each_member_against_the_other_seeds_of_its_grid_point(straight):

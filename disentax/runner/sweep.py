@@ -1,18 +1,21 @@
 """Sweeps: the seeds and hyperparameter values of one config trained as one program.
 
 A sweep of S members (every seed for every combination of the grid's values) stacks the members'
-parameters, optimiser states and keys along a leading model axis and runs one jitted step,
-`jax.vmap`ped over that axis, per training step. The values a grid varies enter the step as a
-per-member array: the method is built *inside* the traced step with those values in its config
-(builders hand real-valued hyperparameters to the objectives through `contract.hp_value`, which
-lets a traced value through), so one compiled step serves the whole grid.
+parameters, optimiser states and keys along a leading model axis and runs one jitted program per
+training step over that axis: `jax.vmap` (one batched program; the default on accelerators) or
+`jax.lax.map` (the members one after another inside the program; the default on a CPU, where XLA's
+batched convolutions are several times slower than unbatched ones, see `resolve_vectorize`). The
+values a grid varies enter the step as a per-member array: the method is built *inside* the traced
+step with those values in its config (builders hand real-valued hyperparameters to the objectives
+through `contract.hp_value`, which lets a traced value through), so one compiled step serves the
+whole grid.
 
 Member i is the run `disentax train` makes with its config (the base config, its seed, its grid
 values): the same keys (`loop.run_keys(seed)`), the same batches (`sample_batch(fold_in(data_key,
 step), B)`, made inside the step as the loop does for datasets rendered on device), the same
-initialisation and updates. `vmap` turns the member's convolutions and matrix products into batched
-ones, which XLA may sum in another order, so members agree with single runs to float32 rounding, not
-bit for bit (`tests/test_sweep.py` states and asserts the tolerance).
+initialisation and updates. With "map" the MLP members equal single runs bit for bit and the conv
+members to float32 rounding (XLA picks other convolution kernels inside the loop); with "vmap" the
+batched matrix products may sum in another order. `tests/test_sweep.py` asserts both.
 
 The sweep folder holds `sweep.json` (base config, seeds, grid, members, members that diverged),
 `checkpoints/<step>` (the stacked state, with the sweep's spec), and `members/<i>/metrics.jsonl`
@@ -147,8 +150,51 @@ def _traced_config(config, keys: Sequence[str], values) -> ml_collections.Config
 # ----------------------------------------------------------------------------- the stacked program
 
 
-def _sweep_functions(config, dataset, keys: Sequence[str], batch_size: int):
-    """(init(init_keys, data_keys) -> states, step(values, states, data_keys, step_keys, step, log))."""
+VECTORIZE = ("auto", "vmap", "map", "unroll")
+
+
+def resolve_vectorize(vectorize: str) -> str:
+    """How the members share the one program: "vmap" (a batched program), "map" (`lax.map`, the members
+    one after another in a loop inside the program) or "unroll" (each member's step written out in
+    the program, on its own state: XLA sees S independent unbatched steps). "auto" is "unroll" on a
+    CPU and "vmap" on accelerators. On the 2-core CPU (`benchmarks/RESULTS.md` §8) the batched
+    conv step ran at 0.18-0.26x the sequential single runs (S = 4-16) and "map" at 0.07x, while the
+    unrolled steps ran 1.1-1.3x the sequential single runs at S = 4; on an accelerator the batched
+    program is what fills the device."""
+    if vectorize not in VECTORIZE:
+        raise ConfigError(f"vectorize={vectorize!r} is unknown; allowed: {', '.join(VECTORIZE)}")
+    if vectorize == "auto":
+        return "unroll" if jax.default_backend() == "cpu" else "vmap"
+    return vectorize
+
+
+def stack_members(states):
+    """A list of member states -> one state with a leading member axis (a stacked state stays)."""
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *states) if isinstance(states, list) else states
+
+
+def unstack_members(stacked, size: int) -> list:
+    return [jax.tree.map(lambda a: a[i], stacked) for i in range(size)]
+
+
+def _over_members(fn: Callable, vectorize: str) -> Callable:
+    """`fn(*args)` of one member -> the same over stacked members (vmap, lax.map or unrolled)."""
+    if vectorize == "vmap":
+        return jax.vmap(fn)
+    if vectorize == "map":
+        return lambda *stacked: jax.lax.map(lambda a: fn(*a), stacked)
+
+    def unrolled(*stacked):
+        size = jax.tree.leaves(stacked)[0].shape[0]
+        outs = [fn(*jax.tree.map(lambda a: a[i], stacked)) for i in range(size)]
+        return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
+
+    return unrolled
+
+
+def _sweep_functions(config, dataset, keys: Sequence[str], batch_size: int, vectorize: str = "vmap"):
+    """(base method, init(init_keys, data_keys) -> states, step(values, states, data_keys, step_keys, step,
+    log)), the step vmapped or `lax.map`ped over the members (`resolve_vectorize`)."""
     base = methods.build(config, dataset)
 
     def init_member(init_key, data_key):
@@ -162,16 +208,30 @@ def _sweep_functions(config, dataset, keys: Sequence[str], batch_size: int):
         return fn(state, batch, key, log) if takes_log(fn) else fn(state, batch, key)
 
     init = jax.jit(jax.vmap(init_member))
-    step = jax.jit(jax.vmap(member_step, in_axes=(0, 0, 0, 0, None, None)), donate_argnums=(1,))
-    return base, init, step
+    if vectorize == "unroll":
+        # The states stay a list: each member's buffers are donated and updated where they are,
+        # with no slicing out of and stacking back into one array per step.
+        def over(values, states, data_keys, step_keys, step, log):
+            outs = [member_step(values[i], states[i], data_keys[i], step_keys[i], step, log)
+                    for i in range(len(states))]
+            return [o[0] for o in outs], jax.tree.map(lambda *xs: jnp.stack(xs), *[o[1] for o in outs])
+    else:
+        def over(values, states, data_keys, step_keys, step, log):
+            return _over_members(lambda *m: member_step(*m, step, log), vectorize)(values, states, data_keys,
+                                                                                    step_keys)
+
+    return base, init, jax.jit(over, donate_argnums=(1,))
 
 
-def _check_sweepable(config, dataset, keys, init, step_fn, values, init_keys, data_keys, step_keys):
+def _check_sweepable(config, dataset, keys, init, step_fn, values, init_keys, data_keys, step_keys, vectorize):
     if getattr(dataset, "on_host", False):
         raise ConfigError(f"dataset {config.dataset!r} is read on the host; sweeps render each member's batches "
                           "inside the step, so they need a dataset made on the device (the procedural ones)")
     try:
         states = jax.eval_shape(init, init_keys, data_keys)
+        if vectorize == "unroll":
+            one = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape[1:], a.dtype), states)
+            states = [one] * values.shape[0]
         jax.eval_shape(step_fn, values, states, data_keys, step_keys, np.uint32(0), np.bool_(True))
     except (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConversionError,
             jax.errors.TracerIntegerConversionError) as e:
@@ -201,22 +261,24 @@ def _check_spec(workdir: Path, saved: dict, current: dict) -> None:
                           "use a new --workdir or the same config to resume")
 
 
-def train_sweep(config, workdir, num_seeds: int = 1, grid: Sequence[str] | dict = (), *,
+def train_sweep(config, workdir, num_seeds: int = 1, grid: Sequence[str] | dict = (), *, vectorize: str = "auto",
                 exit_on_second_signal: bool = False, note: Callable[[str], None] = _note) -> dict:
     """Train the members of a sweep (see the module docstring) in `workdir`, resuming if it holds one.
 
-    `grid`: `--grid` items ("beta=1,4,8") or a parsed {"<method>.<name>": values}. Returns {"step",
+    `grid`: `--grid` items ("beta=1,4,8") or a parsed {"<method>.<name>": values}; `vectorize`: how
+    the members share the step (`resolve_vectorize`; either way one program). Returns {"step",
     "start", "states" (stacked), "members", "metrics" (last logged, per member), "diverged"}.
     """
     config = cfg.validate(config)
     grid = grid if isinstance(grid, dict) else parse_grid(config, grid)
     members = sweep_members(config, num_seeds, grid)
+    vectorize = resolve_vectorize(vectorize)
     workdir = Path(workdir)
     with GracefulStop(exit_on_second=exit_on_second_signal) as stop, contextlib.ExitStack() as cleanup:
-        return _train_sweep(config, workdir, members, grid, stop, cleanup, note)
+        return _train_sweep(config, workdir, members, grid, vectorize, stop, cleanup, note)
 
 
-def _train_sweep(config, workdir: Path, members, grid, stop, cleanup, note) -> dict:
+def _train_sweep(config, workdir: Path, members, grid, vectorize, stop, cleanup, note) -> dict:
     if workdir.exists() and not workdir.is_dir():
         raise ConfigError(f"--workdir {workdir} is a file, not a folder")
     dataset = get_dataset(config.dataset)
@@ -237,12 +299,14 @@ def _train_sweep(config, workdir: Path, members, grid, stop, cleanup, note) -> d
     run = [run_keys(m["seed"]) for m in members]
     init_keys, data_keys, step_keys, viz_keys = (jnp.stack([r[i] for r in run]) for i in range(4))
     values = jnp.asarray([[m[k] for k in keys] for m in members], jnp.float32).reshape(len(members), len(keys))
-    base, init, step_fn = _sweep_functions(config, dataset, keys, batch_size)
-    _check_sweepable(config, dataset, keys, init, step_fn, values, init_keys, data_keys, step_keys)
+    base, init, step_fn = _sweep_functions(config, dataset, keys, batch_size, vectorize)
+    _check_sweepable(config, dataset, keys, init, step_fn, values, init_keys, data_keys, step_keys, vectorize)
 
     workdir.mkdir(parents=True, exist_ok=True)
     cleanup.enter_context(RunLock(workdir))
     states = init(init_keys, data_keys)
+    if vectorize == "unroll":
+        states = unstack_members(states, len(members))
     ckpt = Checkpointer(ckpt_dir, max_to_keep=int(config.max_checkpoints))
     cleanup.callback(ckpt.close)
     start, last_saved = 0, None
@@ -251,17 +315,19 @@ def _train_sweep(config, workdir: Path, members, grid, stop, cleanup, note) -> d
             raise ConfigError(f"{workdir} holds a sweep at step {s}, past config.num_steps={num_steps}; "
                               "raise num_steps to continue it, or use a new --workdir")
         try:
-            restored = ckpt.restore(states, s)
+            restored = ckpt.restore(stack_members(states), s)
         except Exception as e:  # a damaged step: try the one before (the sweep's NaN members are kept as they are)
             note(f"sweep checkpoint {s} does not restore ({type(e).__name__}); trying an older one")
             continue
         if np.all(np.asarray(restored.step) == s):
             states, start, last_saved = restored, s, s
+            if vectorize == "unroll":
+                states = unstack_members(states, len(members))
             note(f"resuming the sweep in {workdir} from step {s} (of {num_steps}), {len(members)} members")
             break
     previous = read_json(workdir / SPEC_FILE) or {}
     diverged = {int(k): int(v) for k, v in previous.get("diverged", {}).items() if int(v) <= start}
-    write_json(workdir / SPEC_FILE, {**spec, "diverged": {str(k): v for k, v in diverged.items()}})
+    write_json(workdir / SPEC_FILE, {**spec, "vectorize": vectorize, "diverged": {str(k): v for k, v in diverged.items()}})
 
     writers = []
     for i in range(len(members)):
@@ -270,7 +336,7 @@ def _train_sweep(config, workdir: Path, members, grid, stop, cleanup, note) -> d
     for w in writers:
         cleanup.callback(w.close)
     probe_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(viz_keys)
-    diagnose = jax.jit(jax.vmap(base.diagnose)) if base.diagnose is not None else None
+    diagnose = None if base.diagnose is None else jax.jit(_over_members(base.diagnose, vectorize))
 
     pending: list[tuple[int, jax.Array]] = []  # (step, losses [S]) not yet looked at on the host
 
@@ -284,7 +350,8 @@ def _train_sweep(config, workdir: Path, members, grid, stop, cleanup, note) -> d
                 diverged[int(i)] = first
                 what = ", ".join(f"{k}={v}" for k, v in members[i].items())
                 note(f"sweep member {i} ({what}) diverged: loss non-finite at step {first}; the others train on")
-                write_json(workdir / SPEC_FILE, {**spec, "diverged": {str(k): v for k, v in diverged.items()}})
+                write_json(workdir / SPEC_FILE, {**spec, "vectorize": vectorize,
+                                                 "diverged": {str(k): v for k, v in diverged.items()}})
         pending.clear()
 
     metrics: dict = {}
@@ -298,7 +365,8 @@ def _train_sweep(config, workdir: Path, members, grid, stop, cleanup, note) -> d
         rate = (step - step_last) / max(now - t_last, 1e-9)
         probed = None
         if diagnose is not None:
-            probed = jax.device_get(diagnose(states.params, jax.vmap(jax.random.fold_in, (0, None))(probe_keys, step)))
+            params = stack_members([m.params for m in states]) if isinstance(states, list) else states.params
+            probed = jax.device_get(diagnose(params, jax.vmap(jax.random.fold_in, (0, None))(probe_keys, step)))
             now = time.perf_counter()
         t_last, step_last = now, step
         for i, writer in enumerate(writers):
@@ -315,7 +383,7 @@ def _train_sweep(config, workdir: Path, members, grid, stop, cleanup, note) -> d
     def save(step):
         nonlocal last_saved
         check_pending()
-        ckpt.save(step, states, spec)
+        ckpt.save(step, stack_members(states), spec)
         last_saved = step
 
     bar = None
@@ -361,7 +429,7 @@ def _train_sweep(config, workdir: Path, members, grid, stop, cleanup, note) -> d
                 save(step)
                 ckpt.wait()
         raise
-    return {"step": step, "start": start, "states": states, "members": members,
+    return {"step": step, "start": start, "states": stack_members(states), "members": members, "vectorize": vectorize,
             "metrics": [to_python({k: v[i] for k, v in jax.device_get(metrics).items()})
                         for i in range(len(members))] if metrics else [],
             "diverged": dict(diverged)}
@@ -435,7 +503,7 @@ def score_udr(workdir, num_points: int = 1000, seed: int = 0, kl_threshold: floa
     against the other seeds of its grid point, written to `workdir/udr.json` and returned.
 
     Every member encodes the same `num_points` images (drawn with `seed`; the paper's 1,000) in one
-    vmapped call; its code is the default code's posterior mean, its latents' KLs the mean closed-form
+    call over the stacked members; its code is the default code's posterior mean, its latents' KLs the mean closed-form
     KL(q(z_d|x) ‖ N(0, 1)) over those images. A grid point with one seed, or a member that diverged,
     gets None.
     """
@@ -446,7 +514,7 @@ def score_udr(workdir, num_points: int = 1000, seed: int = 0, kl_threshold: floa
         raise ConfigError(f"method {base.method!r}'s code has no Gaussian posterior; UDR needs its latents' KLs "
                           f"({method.code().no_posterior})")
     x = dataset.sample(jax.random.PRNGKey(int(seed)), int(num_points))[0]
-    post = jax.jit(jax.vmap(lambda p: method.posterior(p, x)))(states.params)
+    post = jax.jit(_over_members(lambda p: method.posterior(p, x), resolve_vectorize("auto")))(states.params)
     means = np.asarray(post.mean, np.float64)
     kls = np.asarray(jax.vmap(lambda m, lv: gaussian_kl(m, lv).mean(0))(post.mean, post.logvar), np.float64)
     members, diverged = spec["members"], {int(k) for k in spec.get("diverged", {})}
