@@ -286,15 +286,20 @@ def _train_sweep(config, workdir: Path, members, grid, vectorize, stop, cleanup,
     batch_size, num_steps = int(config.batch_size), int(config.num_steps)
     spec = sweep_spec(config, members, grid)
 
+    # Checked against what the checkpoints were trained with (their own copy of the spec first), and
+    # only when there are some: a folder whose first attempt stopped before a checkpoint starts afresh.
     ckpt_dir = workdir / "checkpoints"
-    saved = read_json(workdir / SPEC_FILE)
-    if saved is None and ckpt_dir.is_dir():
+    if ckpt_dir.is_dir():
         probe = Checkpointer(ckpt_dir, create=False)
-        steps = probe.all_steps()
-        saved = next((c for c in (probe.saved_config(s) for s in reversed(steps)) if c is not None), None)
-        probe.close()
-    if saved is not None:
-        _check_spec(workdir, saved, spec)
+        try:
+            steps = probe.all_steps()
+            saved = next((c for c in (probe.saved_config(s) for s in reversed(steps)) if c is not None), None)
+        finally:
+            probe.close()
+        if saved is None and steps:
+            saved = read_json(workdir / SPEC_FILE)
+        if saved is not None:
+            _check_spec(workdir, saved, spec)
 
     run = [run_keys(m["seed"]) for m in members]
     init_keys, data_keys, step_keys, viz_keys = (jnp.stack([r[i] for r in run]) for i in range(4))
