@@ -172,3 +172,28 @@ def test_udr_scores_each_member_against_the_other_seeds_of_its_grid_point(straig
     # Two seeds per grid point: both members get the score of their one pair.
     assert rows[0]["udr"] == rows[1]["udr"] and rows[2]["udr"] == rows[3]["udr"]
     assert all(0 <= r["udr"] <= 1 and 0 <= r["informative"] <= 4 for r in rows)
+
+
+def test_a_signal_stops_the_sweep_with_a_checkpoint_and_the_resume_is_exact(straight, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from disentax.runner.signals import StopRequested
+
+    _, result = straight
+    real_write = sweep.MetricWriter.write
+
+    def write_then_signal(self, step, metrics):
+        real_write(self, step, metrics)
+        if step == 3 and self.path.parent.name == "3":  # after the last member's row of step 3
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with monkeypatch.context() as m:
+        m.setattr(sweep.MetricWriter, "write", write_then_signal)
+        with pytest.raises(StopRequested) as e:
+            sweep.train_sweep(base(checkpoint_every=100), tmp_path / "sig", 2, ["beta=1,4"])
+    assert e.value.saved_step == 3  # saved on the way out, between two checkpoints
+    resumed = sweep.train_sweep(base(checkpoint_every=100), tmp_path / "sig", 2, ["beta=1,4"])
+    assert resumed["start"] == 3 and same_leaves(resumed["states"], result["states"])
+    for i in range(4):
+        assert [r["step"] for r in read_metrics(tmp_path / "sig" / "members" / str(i))] == [3, 6]
