@@ -66,7 +66,9 @@ def _split_overrides(argv):
     return rest, overrides
 
 
-def _cmd_train(args, overrides) -> int:
+def _run_training(args, overrides, run):
+    """(config, result) of `run(config)` on the config of `args`, or the exit code of a failure,
+    said in one line: a bad config, a missing dataset, a non-finite loss, a signal, a write error."""
     try:
         config = cfg.get(args.config, overrides)
     except ConfigError as e:
@@ -75,7 +77,7 @@ def _cmd_train(args, overrides) -> int:
         return code
     try:
         # SIGINT / SIGTERM stop after the current step with a checkpoint; a second one exits at once.
-        result = train(config, args.workdir, exit_on_second_signal=True)
+        return config, run(config)
     except (ConfigError, DatasetNotPreparedError) as e:  # one line: what is wrong or missing, how to fix it
         return _error(str(e))
     except NonFiniteLossError as e:
@@ -87,6 +89,13 @@ def _cmd_train(args, overrides) -> int:
     except OSError as e:  # a full disk, a folder that cannot be written: what failed, in one line
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         return _error(f"{where}{e.strerror or e}", 4)
+
+
+def _cmd_train(args, overrides) -> int:
+    outcome = _run_training(args, overrides, lambda c: train(c, args.workdir, exit_on_second_signal=True))
+    if isinstance(outcome, int):
+        return outcome
+    config, result = outcome
     m = result["metrics"]
     if result["step"] == result["start"]:
         print(f"{args.workdir} is already at step {result['step']} (config.num_steps={config.num_steps}); "
@@ -121,24 +130,11 @@ def _cmd_sweep(args, overrides) -> int:
         return 0
     if args.config is None or args.seeds is None:
         return _error("sweep needs --config and --seeds (or `disentax sweep export ...`)")
-    try:
-        config = cfg.get(args.config, overrides)
-    except ConfigError as e:
-        return _error(str(e))
-    if (code := _stopped_early()) is not None:
-        return code
-    try:
-        result = sweep.train_sweep(config, args.workdir, args.seeds, args.grid or (), vectorize=args.vectorize,
-                                   exit_on_second_signal=True)
-    except (ConfigError, DatasetNotPreparedError) as e:
-        return _error(str(e))
-    except StopRequested as e:
-        resume = "; rerun the same command to resume" if (e.saved_step or e.latest) is not None else ""
-        print(f"disentax: {e} in {args.workdir}{resume}", file=sys.stderr)
-        return e.exit_code
-    except OSError as e:
-        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
-        return _error(f"{where}{e.strerror or e}", 4)
+    outcome = _run_training(args, overrides, lambda c: sweep.train_sweep(
+        c, args.workdir, args.seeds, args.grid or (), vectorize=args.vectorize, exit_on_second_signal=True))
+    if isinstance(outcome, int):
+        return outcome
+    config, result = outcome
     n, diverged = len(result["members"]), result["diverged"]
     if result["step"] == result["start"]:
         print(f"{args.workdir} is already at step {result['step']} (config.num_steps={config.num_steps}); "
