@@ -232,6 +232,14 @@ def log_qz(z, mu, logvar, dataset_size: int, estimator: str = "mws"):
     return joint, per_dim.sum(-1)
 
 
+def _decomposition_densities(z, mu, logvar, dataset_size: int, estimator: str):
+    """(log q̂(z_i) [B], log q̂(z_i,d) [B, D], log q(z_i|x_i) [B], log p(z_i,d) [B, D]): what the
+    decomposition's terms are differences of."""
+    z, mu, logvar = jnp.asarray(z), jnp.asarray(mu), jnp.asarray(logvar)
+    log_q, log_qd = log_qz_marginals(z, mu, logvar, dataset_size, estimator)
+    return log_q, log_qd, dist.gaussian_log_prob(z, mu, logvar).sum(-1), dist.gaussian_log_prob(z, 0.0, 0.0)
+
+
 def decompose(z, mu, logvar, dataset_size: int, estimator: str = "mws"):
     """The KL decomposition of Chen et al. 2018 (Eq. 2) / Esmaeili et al. (2019), Fig. 1, for a
     N(0, I) prior.
@@ -249,10 +257,7 @@ def decompose(z, mu, logvar, dataset_size: int, estimator: str = "mws"):
 
     Returns a dict: mutual_info, total_correlation, dimwise_kl, dimwise_kl_per_dim [D], kl, kl_sample.
     """
-    z, mu, logvar = jnp.asarray(z), jnp.asarray(mu), jnp.asarray(logvar)
-    log_q, log_qd = log_qz_marginals(z, mu, logvar, dataset_size, estimator)
-    log_q_cond = dist.gaussian_log_prob(z, mu, logvar).sum(-1)
-    log_pd = dist.gaussian_log_prob(z, 0.0, 0.0)
+    log_q, log_qd, log_q_cond, log_pd = _decomposition_densities(z, mu, logvar, dataset_size, estimator)
     dim_kl = jnp.mean(log_qd - log_pd, axis=0)
     return {
         "mutual_info": jnp.mean(log_q_cond - log_q),
@@ -280,16 +285,13 @@ def decomposition_estimate(z, mu, logvar, dataset_size: int, estimator: str = "h
 
     Returns mutual_info, total_correlation, dimwise_kl and their `<name>_se`.
     """
-    z, mu, logvar = jnp.asarray(z), jnp.asarray(mu), jnp.asarray(logvar)
-    log_q, log_qd = log_qz_marginals(z, mu, logvar, dataset_size, estimator)
-    log_q_cond = dist.gaussian_log_prob(z, mu, logvar).sum(-1)
-    log_pd = dist.gaussian_log_prob(z, 0.0, 0.0)
+    log_q, log_qd, log_q_cond, log_pd = _decomposition_densities(z, mu, logvar, dataset_size, estimator)
+    n = log_q.shape[0]
     per_point = {
         "mutual_info": log_q_cond - log_q,
         "total_correlation": log_q - log_qd.sum(-1),
         "dimwise_kl": (log_qd - log_pd).sum(-1),
     }
-    n = z.shape[0]
     out = {}
     for name, t in per_point.items():
         out[name] = jnp.mean(t)

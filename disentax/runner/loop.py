@@ -104,6 +104,21 @@ def _step_function(method, dataset, batches, data_key, step_key, batch_size: int
     return batches, (lambda state, step, batch, log: jitted(state, batch, jax.random.fold_in(step_key, step), log))
 
 
+def log_due(step: int, log_every: int, num_steps: int) -> bool:
+    """True for the steps whose metrics are written: every `log_every`-th and the last one."""
+    return step % log_every == 0 or step == num_steps
+
+
+def merge_probed(values: dict, probed: dict) -> dict:
+    """`values` (a step's metrics) with `probed` (`Method.diagnose`'s estimates) under their own names;
+    a step metric of the same name, the step's estimate on its training batch, kept as `batch_<name>`."""
+    for name in probed:
+        if name in values:
+            values[f"batch_{name}"] = values.pop(name)
+    values.update(probed)
+    return values
+
+
 def run_keys(seed: int):
     """(init, data, step, viz) keys, split once from the seed."""
     return jax.random.split(jax.random.PRNGKey(seed), 4)
@@ -250,11 +265,7 @@ def _train(config, workdir: Path, finish: bool, stop: GracefulStop, cleanup: con
             # On one local copy of the replicated parameters: nothing is gathered across devices or
             # hosts, and only the process that writes computes it.
             params = jax.tree.map(lambda a: a.addressable_data(0), state.params)
-            probed = to_python(method.diagnose(params, jax.random.fold_in(probe_key, step)))
-            for name in probed:
-                if name in values:  # the step's own estimate, on its training batch
-                    values[f"batch_{name}"] = values.pop(name)
-            values.update(probed)
+            merge_probed(values, to_python(method.diagnose(params, jax.random.fold_in(probe_key, step))))
             now = time.perf_counter()  # steps_per_sec counts training steps only
         t_last, step_last = now, step
         writer.write(step, values)
@@ -267,8 +278,7 @@ def _train(config, workdir: Path, finish: bool, stop: GracefulStop, cleanup: con
         if step == start:
             return None
         try:
-            if metrics and writer.enabled and writer.last_written < step and (
-                    step % config.log_every == 0 or step == num_steps):
+            if metrics and writer.enabled and writer.last_written < step and log_due(step, config.log_every, num_steps):
                 log(step)
             if last_saved != step:
                 save(step)
@@ -282,7 +292,7 @@ def _train(config, workdir: Path, finish: bool, stop: GracefulStop, cleanup: con
     try:
         while step < num_steps and not stop.requested:
             batch = next_batch(step)
-            logged = (step + 1) % config.log_every == 0 or step + 1 == num_steps
+            logged = log_due(step + 1, config.log_every, num_steps)
             consistent = False
             try:
                 state, metrics = step_fn(state, step, batch, logged)
@@ -296,7 +306,7 @@ def _train(config, workdir: Path, finish: bool, stop: GracefulStop, cleanup: con
             step += 1
             if bar is not None:
                 bar.update(1)
-            if step % config.log_every == 0 or step == num_steps:
+            if log_due(step, config.log_every, num_steps):
                 log(step)
                 ckpt.check_for_errors()
             if step % config.checkpoint_every == 0:

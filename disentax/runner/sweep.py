@@ -50,7 +50,7 @@ from disentax.errors import ConfigError
 from disentax.methods.registry import flatten
 from disentax.metrics.udr import udr
 from disentax.runner.lock import RunLock
-from disentax.runner.loop import _config_dict, _first_difference, run_keys
+from disentax.runner.loop import _config_dict, _first_difference, log_due, merge_probed, run_keys
 from disentax.runner.signals import GracefulStop, StopRequested
 from disentax.train.checkpoint import Checkpointer
 from disentax.train.logging import MetricWriter, read_json, to_python, write_json
@@ -332,7 +332,12 @@ def _train_sweep(config, workdir: Path, members, grid, vectorize, stop, cleanup,
             break
     previous = read_json(workdir / SPEC_FILE) or {}
     diverged = {int(k): int(v) for k, v in previous.get("diverged", {}).items() if int(v) <= start}
-    write_json(workdir / SPEC_FILE, {**spec, "vectorize": vectorize, "diverged": {str(k): v for k, v in diverged.items()}})
+
+    def write_spec():  # the members, how they share the program, and the ones that diverged
+        write_json(workdir / SPEC_FILE, {**spec, "vectorize": vectorize,
+                                         "diverged": {str(k): v for k, v in diverged.items()}})
+
+    write_spec()
 
     writers = []
     for i in range(len(members)):
@@ -355,8 +360,7 @@ def _train_sweep(config, workdir: Path, members, grid, vectorize, stop, cleanup,
                 diverged[int(i)] = first
                 what = ", ".join(f"{k}={v}" for k, v in members[i].items())
                 note(f"sweep member {i} ({what}) diverged: loss non-finite at step {first}; the others train on")
-                write_json(workdir / SPEC_FILE, {**spec, "vectorize": vectorize,
-                                                 "diverged": {str(k): v for k, v in diverged.items()}})
+                write_spec()
         pending.clear()
 
     metrics: dict = {}
@@ -377,11 +381,7 @@ def _train_sweep(config, workdir: Path, members, grid, vectorize, stop, cleanup,
         for i, writer in enumerate(writers):
             row = to_python({k: v[i] for k, v in values_host.items()})
             if probed is not None:
-                extra = to_python({k: v[i] for k, v in probed.items()})
-                for name in extra:
-                    if name in row:
-                        row[f"batch_{name}"] = row.pop(name)
-                row.update(extra)
+                merge_probed(row, to_python({k: v[i] for k, v in probed.items()}))
             row["steps_per_sec"] = rate
             writer.write(step, row)
 
@@ -402,7 +402,7 @@ def _train_sweep(config, workdir: Path, members, grid, vectorize, stop, cleanup,
     consistent = True
     try:
         while step < num_steps and not stop.requested:
-            logged = (step + 1) % config.log_every == 0 or step + 1 == num_steps
+            logged = log_due(step + 1, config.log_every, num_steps)
             consistent = False
             states, metrics = step_fn(values, states, data_keys, step_keys, np.uint32(step), np.bool_(logged))
             consistent = True
@@ -410,7 +410,7 @@ def _train_sweep(config, workdir: Path, members, grid, vectorize, stop, cleanup,
             step += 1
             if bar is not None:
                 bar.update(1)
-            if step % config.log_every == 0 or step == num_steps:
+            if log_due(step, config.log_every, num_steps):
                 log(step)
                 ckpt.check_for_errors()
             if step % config.checkpoint_every == 0:
@@ -452,13 +452,12 @@ def read_spec(workdir) -> dict:
     return spec
 
 
-def _restore_stacked(workdir: Path):
-    """(spec, base config, dataset, stacked states, step) of the sweep's newest checkpoint."""
-    spec = read_spec(workdir)
+def _restore_stacked(workdir: Path, spec: dict):
+    """(base config, its method, stacked states, step) of the sweep's newest checkpoint."""
     base = cfg.validate(cfg.from_dict(spec["config"]))
     dataset = get_dataset(base.dataset)
     members = spec["members"]
-    _, init, _ = _sweep_functions(base, dataset, list(spec["grid"]), int(base.batch_size))
+    method, init, _ = _sweep_functions(base, dataset, list(spec["grid"]), int(base.batch_size))
     run = [run_keys(m["seed"]) for m in members]
     template = init(jnp.stack([r[0] for r in run]), jnp.stack([r[1] for r in run]))
     ckpt = Checkpointer(workdir / "checkpoints", create=False) if (workdir / "checkpoints").is_dir() else None
@@ -469,7 +468,7 @@ def _restore_stacked(workdir: Path):
         states = ckpt.restore(template, step)
     finally:
         ckpt.close()
-    return spec, base, dataset, states, step
+    return base, method, states, step
 
 
 def export_member(workdir, index: int, to, note: Callable[[str], None] = _note) -> Path:
@@ -477,12 +476,13 @@ def export_member(workdir, index: int, to, note: Callable[[str], None] = _note) 
     (`config.json`), its state at the sweep's newest checkpoint (`checkpoints/<step>`, with the
     config) and its `metrics.jsonl`. Returns `to`."""
     workdir, to = Path(workdir), Path(to)
-    members = read_spec(workdir)["members"]
+    spec = read_spec(workdir)
+    members = spec["members"]
     if not 0 <= int(index) < len(members):
         raise ConfigError(f"--member {index}: the sweep in {workdir} has members 0 to {len(members) - 1}")
     if (to / "checkpoints").exists():
         raise ConfigError(f"--to {to} already holds a run; choose a new folder")
-    spec, base, _, states, step = _restore_stacked(workdir)
+    base, _, states, step = _restore_stacked(workdir, spec)
     member = jax.tree.map(lambda a: a[int(index)], states)
     config = member_config(base, members[int(index)])
     to.mkdir(parents=True, exist_ok=True)
@@ -513,12 +513,12 @@ def score_udr(workdir, num_points: int = 1000, seed: int = 0, kl_threshold: floa
     gets None.
     """
     workdir = Path(workdir)
-    spec, base, dataset, states, step = _restore_stacked(workdir)
-    method = methods.build(base, dataset)
+    spec = read_spec(workdir)
+    base, method, states, step = _restore_stacked(workdir, spec)
     if method.posterior is None:
         raise ConfigError(f"method {base.method!r}'s code has no Gaussian posterior; UDR needs its latents' KLs "
                           f"({method.code().no_posterior})")
-    x = dataset.sample(jax.random.PRNGKey(int(seed)), int(num_points))[0]
+    x = method.dataset.sample(jax.random.PRNGKey(int(seed)), int(num_points))[0]
     post = jax.jit(_over_members(lambda p: method.posterior(p, x), resolve_vectorize("auto")))(states.params)
     means = np.asarray(post.mean, np.float64)
     kls = np.asarray(jax.vmap(lambda m, lv: gaussian_kl(m, lv).mean(0))(post.mean, post.logvar), np.float64)
