@@ -14,13 +14,14 @@ if sys.argv and sys.argv[0].rsplit("/", 1)[-1] in ("disentax", "cli.py"):
                        for s in (signal.SIGINT, signal.SIGTERM)}
 
 import argparse  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 from disentax import config as cfg  # noqa: E402
 from disentax.data.tfds import DatasetNotPreparedError  # noqa: E402
 from disentax.errors import ConfigError  # noqa: E402
 from disentax.metrics.dci import IMPORTANCE_MODELS  # noqa: E402
 from disentax.runner import evaluate as run_evaluate  # noqa: E402
-from disentax.runner import sweep  # noqa: E402
+from disentax.runner import sweep, sweep_scores  # noqa: E402
 from disentax.runner.listing import SECTIONS, listing  # noqa: E402
 from disentax.runner.loop import NonFiniteLossError, train  # noqa: E402
 from disentax.runner.restore import RunNotFoundError  # noqa: E402
@@ -51,7 +52,12 @@ that apply to its dataset, writes DIR/metrics.json and prints tables. Default me
 mig, dci, sap, modularity, beta_vae, factor_vae, information, irs, infomec, mcc, unsupervised;
 the slow ones run when named, or with --metrics all: mig_exact, dci_es, downstream.
 --dci-importance lightgbm (~19x faster than disentanglement_lib's gbt) also makes downstream use LightGBM.
-Codes from another framework: python -m disentax.metrics CODES.npy FACTORS.npy."""
+Codes from another framework: python -m disentax.metrics CODES.npy FACTORS.npy.
+
+On a sweep folder (`disentax sweep`) it scores every member with one shared encoding pass per metric
+draw and writes DIR/results.jsonl, DIR/results.csv (a row per member, a column per score, udr when a
+grid point has several seeds), prints median [quartiles] per grid value, and draws
+DIR/metric_distributions.png and DIR/metric_rank_correlation.png."""
 
 
 def _error(message: str, code: int = 2) -> int:
@@ -158,6 +164,8 @@ def _cmd_evaluate(args) -> int:
         run_evaluate.parse_metric_names(args.metrics)
     except ValueError as e:
         return _error(str(e))
+    if (Path(args.workdir) / sweep.SPEC_FILE).is_file():
+        return _evaluate_sweep(args)
     state = {"first": True}
 
     def start(record):
@@ -185,6 +193,35 @@ def _cmd_evaluate(args) -> int:
     if tables:
         print("\n" + tables)
     print(f"wrote {record['path']}")
+    return 0
+
+
+def _evaluate_sweep(args) -> int:
+    def done(row):
+        what = ", ".join([f"seed={row['seed']}"] + [f"{k.rpartition('.')[2]}={v:g}" for k, v in row.items()
+                                                     if k.count(".") == 1 and k.split(".")[0] == row["method"]])
+        if row["diverged"] is not None:
+            print(f"member {row['member']:>3} ({what}): diverged at step {row['diverged']}, not scored", flush=True)
+            return
+        flat = sweep_scores.flat_scores(row["metrics"])
+        heads = sweep_scores.headline_columns(list(flat))
+        print(f"member {row['member']:>3} ({what}): " + ", ".join(f"{c} {flat[c]:.3f}" for c in heads), flush=True)
+
+    try:
+        out = sweep_scores.evaluate_sweep(
+            args.workdir, args.metrics, code=args.code, seed=args.seed, num_train=args.num_train,
+            num_eval=args.num_eval, num_variance_estimate=args.num_variance_estimate,
+            dci_importance=args.dci_importance, mig_exact_samples=args.mig_exact_samples or 10_000,
+            progress=not args.no_progress, on_member=done,
+            note=lambda message: print(f"disentax: {message}", file=sys.stderr, flush=True))
+    except (RunNotFoundError, DatasetNotPreparedError, ConfigError) as e:
+        return _error(str(e))
+    except OSError as e:
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        return _error(f"{where}{e.strerror or e}", 4)
+    print(f"\nmedian [25%, 75%] over the members of each grid value, step {out['step']}:")
+    print(sweep_scores.format_summary(out["summary"]))
+    print("wrote " + ", ".join(out["paths"].values()))
     return 0
 
 

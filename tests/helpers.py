@@ -4,13 +4,18 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
 
 from disentax import config as cfg
+from disentax import methods
+from disentax.data.registry import get_dataset
 from disentax.runner import loop
+from disentax.train.checkpoint import Checkpointer
+from disentax.train.logging import write_json
 
 # A short run: what most training tests start from.
 # A small pool for the decomposition logged at each logging step (1,024 by default): tests log often.
@@ -63,6 +68,25 @@ def tiny_config(method, **settings):
         c = cfg.base_config(method)
     return configure(c, **{**QUICK, "num_steps": 4, "log_every": 2, "checkpoint_every": 2, **TINY_MODEL,
                            **METHOD_TINY.get(method, {}), **settings})
+
+
+def untrained_run(config, workdir) -> None:
+    """A run folder as `disentax train` writes it (config.json, a checkpoint with the config) holding
+    the initial state at step 0: for tests of what reads runs, without compiling a training step."""
+    workdir = Path(workdir)
+    method = methods.build(config, get_dataset(config.dataset))
+    init_key, data_key = loop.run_keys(int(config.seed))[:2]
+    batch = jax.jit(lambda k: method.sample_batch(k, int(config.batch_size)))(jax.random.fold_in(data_key, 0))
+    state = jax.jit(method.init_state)(init_key, batch)
+    current = loop._config_dict(config)
+    workdir.mkdir(parents=True, exist_ok=True)
+    write_json(workdir / "config.json", current, sort_keys=True)
+    ckpt = Checkpointer(workdir / "checkpoints")
+    try:
+        ckpt.save(0, state, current)
+        ckpt.wait()
+    finally:
+        ckpt.close()
 
 
 def images_and_logits(B, seed=0):

@@ -15,6 +15,12 @@ attribute (see :class:`~disentax.data.GroundTruthDataset`):
 
 Both draw the same factors from the same key, so the two paths give the same codes whenever the
 images are the same.
+
+Several models scored on the same images (the members of a sweep): :class:`MemberCodes` holds an
+encoder of all of them at once and hands out one representation function per model. Metrics call
+those like any other; :func:`sample_codes` recognises them and encodes each drawn batch with every
+model in one jitted call, keeping the other models' codes for when their turn comes (same key,
+same dataset, same sizes: the same images, since sampling is a pure function of the key).
 """
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ import numpy as np
 from disentax.data.host_pipeline import PrefetchBatches
 
 __all__ = [
+    "MemberCodes",
     "NotApplicable",
     "check_codes_factors",
     "discrete_entropy",
@@ -179,6 +186,59 @@ def discrete_entropy(factors: Any) -> np.ndarray:
     return np.asarray(out)
 
 
+class MemberCode:
+    """The representation function of member `index` of a :class:`MemberCodes` (images -> [B, D])."""
+
+    def __init__(self, codes: "MemberCodes", index: int, fn: Callable):
+        self.codes, self.index, self._fn = codes, int(index), fn
+
+    def __call__(self, images):
+        return self._fn(images)
+
+
+class MemberCodes:
+    """The codes of S models that are scored on the same images, encoded together.
+
+    `encode_all(x) -> [S, B, D]` gives every model's code of a batch (e.g. one encoder vmapped
+    over stacked parameters); `members[i](x) -> [B, D]` is model i's own, used wherever a metric
+    calls the encoder outside :func:`sample_codes` (beta_vae's pairs, factor_vae's votes).
+    ``member(i)`` is what a metric is given. A metric's :func:`sample_codes` for member i encodes
+    with all S models the first time a (key, dataset, size, batch) is drawn and returns the
+    other members their columns from memory after that, so scoring S models with one key samples
+    and renders each batch once. Codes are kept until :meth:`clear` (float64, N x S x D per draw).
+    """
+
+    def __init__(self, encode_all: Callable, members: list):
+        self.encode_all = encode_all
+        self._members = [MemberCode(self, i, fn) for i, fn in enumerate(members)]
+        self._drawn: dict = {}
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def member(self, index: int) -> MemberCode:
+        return self._members[int(index)]
+
+    def clear(self) -> None:
+        self._drawn.clear()
+
+    def sample_codes(self, index, key, dataset, num_points, batch_size, progress, desc):
+        k = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+        draw = (np.asarray(k).tobytes(), id(dataset), int(num_points), int(batch_size))
+        if draw not in self._drawn:
+            size = len(self._members)
+
+            def side_by_side(x):  # [B, S * D]: the draw's codes of every member at once
+                c = self.encode_all(x)
+                return jnp.moveaxis(c, 0, 1).reshape(c.shape[1], -1)
+
+            codes, factors = sample_codes(key, side_by_side, dataset, num_points, batch_size, progress, desc)
+            # The dataset is held with the codes so that its id cannot be reused while they are kept.
+            self._drawn[draw] = (codes.reshape(codes.shape[0], size, -1), factors, dataset)
+        codes, factors, _ = self._drawn[draw]
+        return np.ascontiguousarray(codes[:, int(index)]), factors
+
+
 @functools.lru_cache(maxsize=32)
 def _code_sampler(representation_fn: Callable, dataset: Any, batch_size: int):
     def draw(key):
@@ -209,6 +269,9 @@ def sample_codes(
     num_points, batch_size = int(num_points), int(batch_size)
     if num_points < 1:
         raise ValueError(f"num_points must be a positive integer, got {num_points}")
+    if isinstance(representation_fn, MemberCode):
+        return representation_fn.codes.sample_codes(representation_fn.index, key, dataset, num_points, batch_size,
+                                                    progress, desc)
     batch_size = max(1, min(batch_size, num_points))
     num_batches = -(-num_points // batch_size)
     if on_host(dataset):

@@ -24,8 +24,23 @@ another config (other than its length and cadences) is refused. A member whose l
 reported and recorded; the others train on. `export_member` writes one member as an ordinary run
 folder (`disentax evaluate`, `restore_run`, the notebooks read it).
 
-Not yet: a model axis split over several devices or hosts (the sweep runs on the first device),
-host-read datasets (batches are rendered inside the step).
+Devices: with config.data_parallel (the default) the sweep runs on every device of every process,
+on a 2-D mesh ("model", "data") (`sharding.make_sweep_mesh`). The model axis is the largest divisor
+of the device count that divides S (their gcd), the data axis the rest, which must divide
+config.batch_size (else a one-line error): 8 members on 8 devices put one member on each device; 4
+members on 8 devices put each member on two, which split its batch. The stacked states, the
+members' values and keys are split over "model" on their leading axis, each member's batch (made
+inside the step) over "data", and the step's outputs keep those shardings, so the next step takes
+them as they are; the per-step metrics ([S] numbers) come back replicated, readable on every
+process. Only "vmap" can split the model axis (lax.map walks the member axis and "unroll" keeps one
+state per member), so "auto" is "vmap" whenever the model axis spans several devices; an explicit
+"map" or "unroll" keeps every member whole on each device and splits each member's batch over all of
+them (model axis 1). config.data_parallel=False keeps the sweep on the first device. Several
+processes (config.distributed, as `disentax train`) each run the same program on the global mesh;
+checkpoints hold global arrays and restore into any mesh (a sweep written on 8 devices exports on
+one), and only the first process writes `sweep.json` and the members' metrics.
+
+Not yet: host-read datasets (batches are rendered inside the step).
 """
 from __future__ import annotations
 
@@ -41,6 +56,9 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from jax.experimental import multihost_utils
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from disentax import config as cfg
 from disentax import methods
@@ -52,6 +70,7 @@ from disentax.metrics.udr import udr
 from disentax.runner.lock import RunLock
 from disentax.runner.loop import _config_dict, _first_difference, log_due, merge_probed, run_keys
 from disentax.runner.signals import GracefulStop, StopRequested
+from disentax.train import sharding
 from disentax.train.checkpoint import Checkpointer
 from disentax.train.logging import MetricWriter, read_json, to_python, write_json
 from disentax.train.step import takes_log
@@ -153,19 +172,37 @@ def _traced_config(config, keys: Sequence[str], values) -> ml_collections.Config
 VECTORIZE = ("auto", "vmap", "map", "unroll")
 
 
-def resolve_vectorize(vectorize: str) -> str:
+def resolve_vectorize(vectorize: str, split_members: bool = False) -> str:
     """How the members share the one program: "vmap" (a batched program), "map" (`lax.map`, the members
     one after another in a loop inside the program) or "unroll" (each member's step written out in
-    the program, on its own state: XLA sees S independent unbatched steps). "auto" is "unroll" on a
-    CPU and "vmap" on accelerators. On the 2-core CPU (`benchmarks/RESULTS.md` §8) the batched
-    conv step ran at 0.18-0.26x the sequential single runs (S = 4-16) and "map" at 0.07x, while the
-    unrolled steps ran 1.1-1.3x the sequential single runs at S = 4; on an accelerator the batched
-    program is what fills the device."""
+    the program, on its own state: XLA sees S independent unbatched steps). "auto" is "vmap" when
+    the members are split over several devices (`split_members`: the only way that can shard the
+    member axis), else "unroll" on a CPU and "vmap" on accelerators. On the 2-core CPU
+    (`benchmarks/RESULTS.md` §8) the batched conv step ran at 0.18-0.26x the sequential single runs
+    (S = 4-16) and "map" at 0.07x, while the unrolled steps ran 1.1-1.3x the sequential single runs
+    at S = 4; on an accelerator the batched program is what fills the device."""
     if vectorize not in VECTORIZE:
         raise ConfigError(f"vectorize={vectorize!r} is unknown; allowed: {', '.join(VECTORIZE)}")
     if vectorize == "auto":
-        return "unroll" if jax.default_backend() == "cpu" else "vmap"
+        return "vmap" if split_members or jax.default_backend() != "cpu" else "unroll"
     return vectorize
+
+
+def sweep_mesh(config, num_members: int, vectorize: str):
+    """(mesh, vectorize): the sweep's ("model", "data") mesh (see the module docstring) and the
+    resolved `vectorize`; config.data_parallel=False keeps it on the first device."""
+    devices = jax.devices() if config.get("data_parallel", True) else jax.devices()[:1]
+    vectorize = resolve_vectorize(vectorize, sharding.model_axis_size(num_members, len(devices)) > 1)
+    mesh = sharding.make_sweep_mesh(num_members, int(config.batch_size), devices, split_members=vectorize == "vmap")
+    return mesh, vectorize
+
+
+def _shardings(mesh, vectorize: str):
+    """(members, states, replicated): arrays with a leading member axis split over "model"; the
+    states' (a list of whole states when unrolled); and whole on every device."""
+    members = NamedSharding(mesh, P(sharding.MODEL_AXIS))
+    rep = sharding.replicated(mesh)
+    return members, (rep if vectorize == "unroll" else members), rep
 
 
 def stack_members(states):
@@ -177,10 +214,11 @@ def unstack_members(stacked, size: int) -> list:
     return [jax.tree.map(lambda a: a[i], stacked) for i in range(size)]
 
 
-def _over_members(fn: Callable, vectorize: str) -> Callable:
-    """`fn(*args)` of one member -> the same over stacked members (vmap, lax.map or unrolled)."""
+def _over_members(fn: Callable, vectorize: str, spmd_axis_name: str | None = None) -> Callable:
+    """`fn(*args)` of one member -> the same over stacked members (vmap, lax.map or unrolled).
+    `spmd_axis_name` names the mesh axis of the vmapped one in `fn`'s sharding constraints."""
     if vectorize == "vmap":
-        return jax.vmap(fn)
+        return jax.vmap(fn, spmd_axis_name=spmd_axis_name)
     if vectorize == "map":
         return lambda *stacked: jax.lax.map(lambda a: fn(*a), stacked)
 
@@ -192,22 +230,29 @@ def _over_members(fn: Callable, vectorize: str) -> Callable:
     return unrolled
 
 
-def _sweep_functions(config, dataset, keys: Sequence[str], batch_size: int, vectorize: str = "vmap"):
+def _sweep_functions(config, dataset, keys: Sequence[str], batch_size: int, vectorize: str = "vmap", mesh=None):
     """(base method, init(init_keys, data_keys) -> states, step(values, states, data_keys, step_keys, step,
-    log)), the step vmapped or `lax.map`ped over the members (`resolve_vectorize`)."""
+    log)), the step vmapped, `lax.map`ped or unrolled over the members (`resolve_vectorize`), jitted on
+    `mesh` (`sweep_mesh`; default: the first device) with the shardings of `_shardings`."""
+    mesh = sharding.make_sweep_mesh(1, batch_size, jax.devices()[:1]) if mesh is None else mesh
+    members, states_sharding, rep = _shardings(mesh, vectorize)
     base = methods.build(config, dataset)
+    batch_shardings = sharding.member_batch_shardings(
+        jax.eval_shape(lambda: base.sample_batch(jax.random.PRNGKey(0), batch_size)), mesh)
 
     def init_member(init_key, data_key):
         return base.init_state(init_key, base.sample_batch(jax.random.fold_in(data_key, 0), batch_size))
 
     def member_step(values, state, data_key, step_key, step, log):
         method = methods.build(_traced_config(config, keys, values), dataset)
-        batch = method.sample_batch(jax.random.fold_in(data_key, step), batch_size)
+        # Rendered straight into its sharding: under vmap, P("model", "data") over [S, B, ...].
+        batch = jax.lax.with_sharding_constraint(method.sample_batch(jax.random.fold_in(data_key, step), batch_size),
+                                                 batch_shardings)
         key = jax.random.fold_in(step_key, step)
         fn = method.train_step
         return fn(state, batch, key, log) if takes_log(fn) else fn(state, batch, key)
 
-    init = jax.jit(jax.vmap(init_member))
+    init = jax.jit(jax.vmap(init_member), in_shardings=(members, members), out_shardings=members)
     if vectorize == "unroll":
         # The states stay a list: each member's buffers are donated and updated where they are,
         # with no slicing out of and stacking back into one array per step.
@@ -217,10 +262,14 @@ def _sweep_functions(config, dataset, keys: Sequence[str], batch_size: int, vect
             return [o[0] for o in outs], jax.tree.map(lambda *xs: jnp.stack(xs), *[o[1] for o in outs])
     else:
         def over(values, states, data_keys, step_keys, step, log):
-            return _over_members(lambda *m: member_step(*m, step, log), vectorize)(values, states, data_keys,
-                                                                                    step_keys)
+            return _over_members(lambda *m: member_step(*m, step, log), vectorize, sharding.MODEL_AXIS)(
+                values, states, data_keys, step_keys)
 
-    return base, init, jax.jit(over, donate_argnums=(1,))
+    # The new states in the old ones' sharding, so the next step takes them as they are; the metrics
+    # ([S] numbers) replicated, so every process can read them.
+    step = jax.jit(over, in_shardings=(members, states_sharding, members, members, rep, rep),
+                   out_shardings=(states_sharding, rep), donate_argnums=(1,))
+    return base, init, step
 
 
 def _check_sweepable(config, dataset, keys, init, step_fn, values, init_keys, data_keys, step_keys, vectorize):
@@ -267,24 +316,41 @@ def train_sweep(config, workdir, num_seeds: int = 1, grid: Sequence[str] | dict 
 
     `grid`: `--grid` items ("beta=1,4,8") or a parsed {"<method>.<name>": values}; `vectorize`: how
     the members share the step (`resolve_vectorize`; either way one program). Returns {"step",
-    "start", "states" (stacked), "members", "metrics" (last logged, per member), "diverged"}.
+    "start", "states" (stacked, on the sweep's mesh), "members", "vectorize", "metrics" (last logged,
+    per member), "diverged"}.
     """
     config = cfg.validate(config)
+    # Before anything touches a JAX backend (the mesh and resolve_vectorize do).
+    sharding.initialize_distributed(config.get("distributed", "auto"))
     grid = grid if isinstance(grid, dict) else parse_grid(config, grid)
     members = sweep_members(config, num_seeds, grid)
-    vectorize = resolve_vectorize(vectorize)
+    mesh, vectorize = sweep_mesh(config, len(members), vectorize)
     workdir = Path(workdir)
     with GracefulStop(exit_on_second=exit_on_second_signal) as stop, contextlib.ExitStack() as cleanup:
-        return _train_sweep(config, workdir, members, grid, vectorize, stop, cleanup, note)
+        return _train_sweep(config, workdir, members, grid, mesh, vectorize, stop, cleanup, note)
 
 
-def _train_sweep(config, workdir: Path, members, grid, vectorize, stop, cleanup, note) -> dict:
+def _fetch(tree):
+    """numpy copies of the device arrays in `tree`, whole on every process: an array split over
+    several processes is gathered (`process_allgather`), any other is read from this process."""
+    def get(a):
+        if isinstance(a, jax.Array) and not (a.is_fully_addressable or a.is_fully_replicated):
+            return multihost_utils.process_allgather(a, tiled=True)
+        return np.asarray(a)
+
+    return jax.tree.map(get, tree)
+
+
+def _train_sweep(config, workdir: Path, members, grid, mesh, vectorize, stop, cleanup, note) -> dict:
     if workdir.exists() and not workdir.is_dir():
         raise ConfigError(f"--workdir {workdir} is a file, not a folder")
     dataset = get_dataset(config.dataset)
     keys = list(grid)
     batch_size, num_steps = int(config.batch_size), int(config.num_steps)
     spec = sweep_spec(config, members, grid)
+    # With several processes every one runs this program on the global mesh; only the first writes
+    # the folder's files and holds its lock (orbax coordinates the checkpoints itself), as the loop does.
+    lead = jax.process_index() == 0
 
     # Checked against what the checkpoints were trained with (their own copy of the spec first), and
     # only when there are some: a folder whose first attempt stopped before a checkpoint starts afresh.
@@ -301,17 +367,27 @@ def _train_sweep(config, workdir: Path, members, grid, vectorize, stop, cleanup,
         if saved is not None:
             _check_spec(workdir, saved, spec)
 
-    run = [run_keys(m["seed"]) for m in members]
-    init_keys, data_keys, step_keys, viz_keys = (jnp.stack([r[i] for r in run]) for i in range(4))
-    values = jnp.asarray([[m[k] for k in keys] for m in members], jnp.float32).reshape(len(members), len(keys))
-    base, init, step_fn = _sweep_functions(config, dataset, keys, batch_size, vectorize)
+    member_sharding, _, rep = _shardings(mesh, vectorize)
+    # (init, data, step, diagnostics pool) keys per member and the members' values, made on the host
+    # and placed on the global mesh: every process holds the same numbers.
+    run = np.stack([np.asarray(run_keys(m["seed"])) for m in members])  # [S, 4, 2]
+    probe_keys = np.asarray(jax.vmap(jax.random.fold_in, (0, None))(run[:, 3], 1))
+    values = np.asarray([[m[k] for k in keys] for m in members], np.float32).reshape(len(members), len(keys))
+    init_keys, data_keys, step_keys, probe_keys, values = jax.device_put(
+        (run[:, 0], run[:, 1], run[:, 2], probe_keys, values), member_sharding)
+    base, init, step_fn = _sweep_functions(config, dataset, keys, batch_size, vectorize, mesh)
     _check_sweepable(config, dataset, keys, init, step_fn, values, init_keys, data_keys, step_keys, vectorize)
-
-    workdir.mkdir(parents=True, exist_ok=True)
-    cleanup.enter_context(RunLock(workdir))
-    states = init(init_keys, data_keys)
+    # An unrolled sweep keeps one whole state per member; its checkpoints hold them stacked.
     if vectorize == "unroll":
-        states = unstack_members(states, len(members))
+        stacked = jax.jit(stack_members, out_shardings=member_sharding)
+        unstacked = jax.jit(lambda s: unstack_members(s, len(members)), out_shardings=rep)
+    else:
+        stacked = unstacked = lambda s: s
+
+    if lead:
+        workdir.mkdir(parents=True, exist_ok=True)
+        cleanup.enter_context(RunLock(workdir))
+    states = unstacked(init(init_keys, data_keys))
     ckpt = Checkpointer(ckpt_dir, max_to_keep=int(config.max_checkpoints))
     cleanup.callback(ckpt.close)
     start, last_saved = 0, None
@@ -320,40 +396,45 @@ def _train_sweep(config, workdir: Path, members, grid, vectorize, stop, cleanup,
             raise ConfigError(f"{workdir} holds a sweep at step {s}, past config.num_steps={num_steps}; "
                               "raise num_steps to continue it, or use a new --workdir")
         try:
-            restored = ckpt.restore(stack_members(states), s)
+            restored = ckpt.restore(stacked(states), s)  # into the states' shardings on this mesh
         except Exception as e:  # a damaged step: try the one before (the sweep's NaN members are kept as they are)
             note(f"sweep checkpoint {s} does not restore ({type(e).__name__}); trying an older one")
             continue
-        if np.all(np.asarray(restored.step) == s):
-            states, start, last_saved = restored, s, s
-            if vectorize == "unroll":
-                states = unstack_members(states, len(members))
+        if np.all(_fetch(restored.step) == s):
+            states, start, last_saved = unstacked(restored), s, s
             note(f"resuming the sweep in {workdir} from step {s} (of {num_steps}), {len(members)} members")
             break
     previous = read_json(workdir / SPEC_FILE) or {}
     diverged = {int(k): int(v) for k, v in previous.get("diverged", {}).items() if int(v) <= start}
 
     def write_spec():  # the members, how they share the program, and the ones that diverged
-        write_json(workdir / SPEC_FILE, {**spec, "vectorize": vectorize,
-                                         "diverged": {str(k): v for k, v in diverged.items()}})
+        if lead:
+            write_json(workdir / SPEC_FILE, {**spec, "vectorize": vectorize,
+                                             "diverged": {str(k): v for k, v in diverged.items()}})
 
     write_spec()
 
     writers = []
     for i in range(len(members)):
-        (workdir / "members" / str(i)).mkdir(parents=True, exist_ok=True)
-        writers.append(MetricWriter(workdir / "members" / str(i), resume_step=start))
+        if lead:
+            (workdir / "members" / str(i)).mkdir(parents=True, exist_ok=True)
+        writers.append(MetricWriter(workdir / "members" / str(i), resume_step=start, enabled=lead))
     for w in writers:
         cleanup.callback(w.close)
-    probe_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(viz_keys)
-    diagnose = None if base.diagnose is None else jax.jit(_over_members(base.diagnose, vectorize))
+    diagnose = None
+    if base.diagnose is not None:
+        over = _over_members(base.diagnose, vectorize)
+        # Every process runs it (the members' parameters may live on several hosts); the estimates
+        # come back replicated.
+        diagnose = jax.jit(lambda params, pool_keys, step: over(
+            stack_members(params), jax.vmap(jax.random.fold_in, (0, None))(pool_keys, step)), out_shardings=rep)
 
     pending: list[tuple[int, jax.Array]] = []  # (step, losses [S]) not yet looked at on the host
 
     def check_pending():
         if not pending:
             return
-        losses = np.asarray(jax.device_get([loss for _, loss in pending]))  # [steps, S]
+        losses = np.stack([_fetch(loss) for _, loss in pending])  # [steps, S]
         for i in np.flatnonzero(~np.all(np.isfinite(losses), axis=0)):
             if int(i) not in diverged:
                 first = pending[int(np.flatnonzero(~np.isfinite(losses[:, i]))[0])][0]
@@ -369,13 +450,13 @@ def _train_sweep(config, workdir: Path, members, grid, vectorize, stop, cleanup,
     def log(step):
         nonlocal t_last, step_last
         check_pending()
-        values_host = jax.device_get(metrics)
+        values_host = _fetch(metrics)
         now = time.perf_counter()
         rate = (step - step_last) / max(now - t_last, 1e-9)
         probed = None
         if diagnose is not None:
-            params = stack_members([m.params for m in states]) if isinstance(states, list) else states.params
-            probed = jax.device_get(diagnose(params, jax.vmap(jax.random.fold_in, (0, None))(probe_keys, step)))
+            params = [m.params for m in states] if isinstance(states, list) else states.params
+            probed = _fetch(diagnose(params, probe_keys, np.uint32(step)))
             now = time.perf_counter()
         t_last, step_last = now, step
         for i, writer in enumerate(writers):
@@ -388,11 +469,11 @@ def _train_sweep(config, workdir: Path, members, grid, vectorize, stop, cleanup,
     def save(step):
         nonlocal last_saved
         check_pending()
-        ckpt.save(step, stack_members(states), spec)
+        ckpt.save(step, stacked(states), spec)
         last_saved = step
 
     bar = None
-    if config.progress:
+    if config.progress and lead:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=num_steps, initial=start, desc=f"sweep of {len(members)}", unit="step", mininterval=1.0,
@@ -434,9 +515,9 @@ def _train_sweep(config, workdir: Path, members, grid, vectorize, stop, cleanup,
                 save(step)
                 ckpt.wait()
         raise
-    return {"step": step, "start": start, "states": stack_members(states), "members": members, "vectorize": vectorize,
-            "metrics": [to_python({k: v[i] for k, v in jax.device_get(metrics).items()})
-                        for i in range(len(members))] if metrics else [],
+    last = _fetch(metrics)
+    return {"step": step, "start": start, "states": stacked(states), "members": members, "vectorize": vectorize,
+            "metrics": [to_python({k: v[i] for k, v in last.items()}) for i in range(len(members))] if metrics else [],
             "diverged": dict(diverged)}
 
 
@@ -453,13 +534,16 @@ def read_spec(workdir) -> dict:
 
 
 def _restore_stacked(workdir: Path, spec: dict):
-    """(base config, its method, stacked states, step) of the sweep's newest checkpoint."""
+    """(base config, its method, stacked states, step) of the sweep's newest checkpoint, the states on
+    the first device whatever mesh wrote them."""
     base = cfg.validate(cfg.from_dict(spec["config"]))
     dataset = get_dataset(base.dataset)
     members = spec["members"]
     method, init, _ = _sweep_functions(base, dataset, list(spec["grid"]), int(base.batch_size))
-    run = [run_keys(m["seed"]) for m in members]
-    template = init(jnp.stack([r[0] for r in run]), jnp.stack([r[1] for r in run]))
+    run = np.stack([np.asarray(run_keys(m["seed"])) for m in members])
+    # Shapes, dtypes and shardings (the first device) are all a restore needs: nothing is computed,
+    # and a checkpoint written on any mesh restores here.
+    template = jax.eval_shape(init, run[:, 0], run[:, 1])
     ckpt = Checkpointer(workdir / "checkpoints", create=False) if (workdir / "checkpoints").is_dir() else None
     if ckpt is None or ckpt.latest_step() is None:
         raise ConfigError(f"{workdir} holds no sweep checkpoint yet")

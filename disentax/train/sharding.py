@@ -37,9 +37,15 @@ processes of two devices each against one process of four
 Checkpoints: `Checkpointer.restore(target)` restores into the shardings of `target`, so a
 state written on 8 devices restores onto 1 and the reverse (the state is replicated; only
 the mesh it is placed on differs).
+
+Sweeps (`disentax.runner.sweep`) train S members at once on a 2-D mesh ("model", "data",
+`make_sweep_mesh`): the members' stacked states split over "model", each member's batch over
+"data". The members never exchange anything, so the model axis costs no communication; the data
+axis carries each member's gradient reductions, as the 1-D mesh does for one run.
 """
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Callable
 
@@ -52,6 +58,7 @@ from disentax.errors import ConfigError
 from disentax.train.step import takes_log
 
 DATA_AXIS = "data"
+MODEL_AXIS = "model"  # a sweep's members
 
 # Environment variables that mean "launched as one of several processes"; with
 # config.distributed="auto" any of them (with more than one task where it counts tasks)
@@ -134,6 +141,49 @@ def setup(config) -> Mesh:
             "change it or set config.data_parallel=False"
         )
     return mesh
+
+
+def model_axis_size(num_members: int, num_devices: int) -> int:
+    """How many devices a sweep's members are split over: the largest divisor of the device count
+    that divides the member count (their gcd), so every device holds the same number of members."""
+    return math.gcd(int(num_members), int(num_devices))
+
+
+def make_sweep_mesh(num_members: int, batch_size: int, devices=None, split_members: bool = True) -> Mesh:
+    """The 2-D mesh ("model", "data") of a sweep of `num_members` over `devices` (default: every
+    device of every process).
+
+    The model axis is `model_axis_size(num_members, len(devices))` (1 with `split_members=False`:
+    every member whole on every device); the data axis is the rest and splits each member's batch,
+    so it must divide `batch_size` (else a one-line ConfigError). Devices fill the data axis first:
+    neighbours (the same host, where it fits) share a member and its gradient all-reduce.
+    """
+    devices = jax.devices() if devices is None else list(devices)
+    n = len(devices)
+    model = model_axis_size(num_members, n) if split_members else 1
+    data = n // model
+    if int(batch_size) % data:
+        layout = (f"splits the members over {model} devices and each member's batch over {data}" if model > 1
+                  else f"keeps every member whole on each device and splits its batch over all {data}")
+        fix = ("use vectorize vmap, which splits the members" if model_axis_size(num_members, n) > model
+               else f"use a number of members with a factor in common with {n}" if model == 1
+               else "change the number of members")
+        raise ConfigError(f"a sweep of {num_members} members on {n} devices {layout}: config.batch_size={batch_size} "
+                          f"must be divisible by {data}; change it, {fix}, or set config.data_parallel=False")
+    return Mesh(np.asarray(devices).reshape(model, data), (MODEL_AXIS, DATA_AXIS))
+
+
+def member_batch_shardings(batch: Any, mesh: Mesh) -> Any:
+    """Per-leaf shardings of ONE member's batch on a sweep mesh: the leading axis over "data" where
+    it splits evenly, else replicated. Inside the sweep's `vmap(..., spmd_axis_name=MODEL_AXIS)`
+    each becomes P("model", "data") (or P("model")) on the stacked [S, B, ...] batch."""
+    data = mesh.shape[DATA_AXIS]
+
+    def spec(x):
+        split = np.ndim(x) >= 1 and np.shape(x)[0] % data == 0
+        return NamedSharding(mesh, P(DATA_AXIS) if split else P())
+
+    return jax.tree.map(spec, batch)
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
