@@ -268,13 +268,26 @@ def _group_label(group: dict) -> str:
 # ----------------------------------------------------------------------------- pictures
 
 
-def plot_distributions(table: list[dict], members: list[dict], columns: Sequence[str], path) -> Path:
-    """One panel per score: a violin per grid point over its seeds, each member a dot."""
+def _pyplot():
     import matplotlib
 
-    matplotlib.use("Agg")
+    matplotlib.use("Agg")  # files only: no display needed
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save(fig, path) -> Path:
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+    return path
+
+
+def plot_distributions(table: list[dict], members: list[dict], columns: Sequence[str], path) -> Path:
+    """One panel per score: a violin per grid point over its seeds, each member a dot."""
+    plt = _pyplot()
     settings = list(dict.fromkeys(_setting(m) for m in members))
     n = len(columns)
     cols = min(n, 3)
@@ -300,11 +313,7 @@ def plot_distributions(table: list[dict], members: list[dict], columns: Sequence
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     fig.suptitle(f"scores over seeds per grid point ({len(members)} members)", fontsize=11)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def rank_correlation(table: list[dict], columns: Sequence[str]) -> np.ndarray:
@@ -326,11 +335,7 @@ def rank_correlation(table: list[dict], columns: Sequence[str]) -> np.ndarray:
 
 def plot_rank_correlation(table: list[dict], columns: Sequence[str], path) -> Path:
     """Heat map of `rank_correlation`, each cell labelled with ρ."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     rho = rank_correlation(table, columns)
     size = 1.0 + 0.55 * len(columns)
     fig, ax = plt.subplots(figsize=(size + 1.5, size))
@@ -343,8 +348,4 @@ def plot_rank_correlation(table: list[dict], columns: Sequence[str], path) -> Pa
     fig.colorbar(image, ax=ax, label="Spearman ρ")
     n = sum(any(_finite(r.get(c)) for c in columns) for r in table)
     ax.set_title(f"rank correlation of the scores ({n} members scored)", fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
