@@ -14,6 +14,7 @@ if sys.argv and sys.argv[0].rsplit("/", 1)[-1] in ("disentax", "cli.py"):
                        for s in (signal.SIGINT, signal.SIGTERM)}
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from disentax import config as cfg  # noqa: E402
@@ -189,6 +190,13 @@ def _cmd_evaluate(args) -> int:
     except OSError as e:
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         return _error(f"{where}{e.strerror or e}", 4)
+    if record.get("code") is None:  # a method without a representation: its own evaluation
+        print(record["not_applicable"])
+        if record["evaluation"] is None:
+            return 0
+        print(json.dumps(record["evaluation"], indent=1, sort_keys=True))
+        print(f"wrote {record['path']}")
+        return 0
     tables = run_evaluate.format_dimension_tables(record)
     if tables:
         print("\n" + tables)

@@ -32,6 +32,13 @@ METHOD_TINY: dict[str, dict] = {
     "auxiliary_vae": {"hp.global_dim": 3, "hp.local_dim": 2, "hp.swap_examples": 60},
     "auxiliary_vae_clustering": {"hp.global_dim": 3, "hp.local_dim": 2, "hp.swap_examples": 60},
     "factor_vae": {"hp.discriminator.hidden": (16, 16)},
+    # GANs: DCGAN widths 4 (64, 32, 16, 8 channels -> 4, 8, 16, 32), small codes, a short judge.
+    "dcgan": {"hp.base": 4, "hp.latent_dim": 8, "hp.identity_dim": 4, "hp.judge_steps": 5,
+              "hp.verification_pairs": 20, "batch_size": 8},
+    "sd_gan": {"hp.base": 4, "hp.identity_dim": 4, "hp.observation_dim": 4, "hp.judge_steps": 5,
+               "hp.verification_pairs": 20, "batch_size": 4},
+    "icm": {"hp.num_experts": 3, "hp.features": 4, "hp.num_layers": 1, "hp.identity_steps": 2,
+            "hp.classifier_steps": 5, "batch_size": 8},
 }
 # The config file of each method (most are `<method>_dsprites`).
 CONFIG_FOR = {
@@ -39,6 +46,9 @@ CONFIG_FOR = {
     "mvae_baseline": "vae_multi_dsprites",
     "auxiliary_vae": "auxiliary_vae_coloured_dsprites",
     "auxiliary_vae_clustering": "auxiliary_vae_clustering_coloured_dsprites",
+    "dcgan": "dcgan_identity_sprites",
+    "sd_gan": "sd_gan_identity_sprites",
+    "icm": "icm_mechanism_digits",
 }
 
 

@@ -9,6 +9,8 @@ from disentax.data import tfds
 from disentax.data.coloured_dsprites import ColouredDSprites
 from disentax.data.digits import Digits
 from disentax.data.dsprites import DSprites
+from disentax.data.identities import IdentitySprites
+from disentax.data.mechanisms import MechanismDigits
 from disentax.data.multi_dsprites import MultiDSprites
 from disentax.errors import MissingExtraError
 
@@ -49,7 +51,12 @@ register("dsprites", "procedural dSprites, 737,280 images of a 5-factor grid, re
 register("multi_dsprites", "procedural scenes of up to 3 coloured sprites, with object counts")(MultiDSprites)
 register("coloured_dsprites", "procedural 32x32 coloured dSprites: shape, scale, position and colour factors")(
     ColouredDSprites)
+register("identity_sprites", "procedural 64x64 coloured sprites: 54 identities (shape, scale, colour) x "
+         "orientation and position, for SD-GAN's same-identity pairs")(IdentitySprites)
 register("digits", "scikit-learn's 1,797 real 8x8 handwritten digits, labelled (offline)")(lambda: Digits("train"))
+# Batches are dicts (canonical / transformed halves), not (images, factors): for the icm method.
+register("mechanism_digits", "the digits at 28x28, training split halved: canonical and under 10 mechanisms "
+         "(translations, inversion, noise), for icm")(lambda: MechanismDigits("train"))
 
 # Real datasets through tensorflow-datasets (extra: pip install 'disentax[tfds]'), read from
 # $TFDS_DATA_DIR (default ~/tensorflow_datasets). Ground-truth grids first, then image sets

@@ -10,7 +10,12 @@ group. `spec.build(config, dataset)` returns a `Method`:
 - what is scored: `codes`, one or more named `Code`s. The first is the default one:
   `Method.representation(params, x) -> [B, D]` is what the metrics score, and `Method.posterior(params,
   x)`, where the method has one, is a `GaussianPosterior` of exactly those D dimensions, so metrics of
-  the posterior (I(x; z_d), exact MIG) get the right arrays or a reason why they do not apply;
+  the posterior (I(x; z_d), exact MIG) get the right arrays or a reason why they do not apply. A
+  method that learns no representation of an image (a GAN) declares no code and says why in
+  `no_code`; `disentax evaluate` then prints that line and runs its `evaluations`;
+- what the scoring side takes from the trained state: `variables_of(state)`, the `params` argument of
+  the codes, pictures and evaluations (default `state.params`; a GAN hands its generator's
+  parameters with its batch-norm statistics);
 - what is drawn and evaluated when training ends: `pictures(params, key, workdir) -> [paths]` and
   `evaluations(params, key) -> dict` (JSON-able; the loop writes it to `evaluation.json`);
 - what is estimated at each logging step besides the step's own metrics: `diagnose(params, key) ->
@@ -107,23 +112,33 @@ class Method:
     init_state: Callable  # (key, batch) -> TrainState
     train_step: Callable  # (state, batch, key) -> (state, metrics)
     sample_batch: Callable  # (key, batch_size) -> batch
-    codes: Mapping[str, Code]  # first = default
+    codes: Mapping[str, Code]  # first = default; empty only with `no_code`
     pictures: Callable[[Any, jax.Array, Path], list] | None = None  # (params, key, workdir) -> paths
     evaluations: Callable[[Any, jax.Array], dict] | None = None  # (params, key) -> JSON-able dict
     diagnose: Callable[[Any, jax.Array], dict] | None = None  # (params, key) -> scalars, at logging steps
+    no_code: str = ""  # why the method has no code to score, when `codes` is empty
+    variables_of: Callable[[Any], Any] | None = None  # TrainState -> what the codes/pictures/evaluations take
 
     def __post_init__(self):
-        if not self.codes:
-            raise ValueError(f"method {self.name!r} declares no code to score")
+        if not self.codes and not self.no_code:
+            raise ValueError(f"method {self.name!r} declares no code to score and does not say why (no_code)")
+
+    def scored_params(self, state):
+        """What the codes, pictures and evaluations receive as `params` from a trained `state`."""
+        return state.params if self.variables_of is None else self.variables_of(state)
 
     @property
     def default_code(self) -> str:
+        if not self.codes:
+            raise ConfigError(f"method {self.name!r} has no code for the representation metrics: {self.no_code}")
         return next(iter(self.codes))
 
     def code(self, name: str | None = None) -> Code:
         """The code called `name` (default: the first); a one-line error names the others."""
         if name is None:
             return self.codes[self.default_code]
+        if not self.codes:
+            raise ConfigError(f"method {self.name!r} has no code {name!r} (nor any other): {self.no_code}")
         if name not in self.codes:
             raise ConfigError(f"method {self.name!r} has no code {name!r}; codes: {', '.join(self.codes)}")
         return self.codes[name]

@@ -278,11 +278,15 @@ class _Stride2(nn.Module):
     impl: str
     kernel_init: Callable = nn.initializers.lecun_normal()
     bias_init: Callable = nn.initializers.zeros_init()
+    use_bias: bool = True  # False before a batch norm, which removes any bias
 
     @nn.compact
     def __call__(self, x):
         kernel = self.param("kernel", self.kernel_init, (4, 4, x.shape[-1], self.features), jnp.float32)
-        bias = self.param("bias", self.bias_init, (self.features,), jnp.float32)
+        if self.use_bias:
+            bias = self.param("bias", self.bias_init, (self.features,), jnp.float32)
+        else:
+            bias = jnp.zeros((self.features,), jnp.float32)
         return type(self)._apply(x, kernel, bias, impl=self.impl)
 
 

@@ -1,4 +1,15 @@
 """Pure objectives: arrays in, `(loss, aux)` out. Import into your own JAX code freely."""
+from disentax.objectives.adversarial import (
+    clip_params,
+    discriminator_loss,
+    generator_loss,
+    gradient_penalty,
+    icm_discriminator_loss,
+    wgan_critic_loss,
+    wgan_generator_loss,
+    wgan_gp_critic_loss,
+    winner_take_all_loss,
+)
 from disentax.objectives.dip import covariance_penalty, dip_vae
 from disentax.objectives.elbo import (
     LIKELIHOODS,
@@ -40,4 +51,13 @@ __all__ = [
     "permute_dims",
     "reconstruction_log_likelihood",
     "reconstruction_mean",
+    "clip_params",
+    "discriminator_loss",
+    "generator_loss",
+    "gradient_penalty",
+    "icm_discriminator_loss",
+    "wgan_critic_loss",
+    "wgan_generator_loss",
+    "wgan_gp_critic_loss",
+    "winner_take_all_loss",
 ]

@@ -61,10 +61,15 @@ def evaluate_run(workdir, metrics: str | Sequence[str] | None = None, *, code: s
     {"step", "method", "dataset", "seed", "code": {name, dims, layout, dim_names, description},
     "protocol", "metrics_version", "versions", "metrics"}. `dci_importance` also picks the
     downstream task's boosted trees (`disentax.metrics.suite.downstream_models`, recorded in the
-    protocol). `on_start(record)` is called before the first metric runs."""
+    protocol). `on_start(record)` is called before the first metric runs.
+
+    A method without a code (`Method.no_code`, a GAN) gets a record with `code` None, the one-line
+    reason in `not_applicable`, and its own `evaluation` (written to evaluation.json)."""
     names = parse_metric_names(metrics)
     config, method, dataset, state = restore_run(workdir, note=note)
-    params = state.params
+    params = method.scored_params(state)
+    if not method.codes:
+        return _evaluate_without_code(workdir, config, method, params, int(state.step), int(seed))
     name, chosen, representation, posterior = scoring_functions(method, params, code)
     probe = jax.ShapeDtypeStruct((2, *dataset.image_shape), np.float32)
     _check_dimensions(method, name, chosen, representation, posterior, probe)
@@ -98,6 +103,21 @@ def evaluate_run(workdir, metrics: str | Sequence[str] | None = None, *, code: s
     record["metrics"] = {**previous, **{k: {**v, "computed_with": computed} for k, v in results.items()}}
     write_json(path, record, sort_keys=True)
     record["path"] = str(path)
+    return record
+
+
+def _evaluate_without_code(workdir, config, method: Method, params, step: int, seed: int) -> dict:
+    """A method with no representation (a GAN): the metrics do not apply, its own evaluation runs
+    (from `PRNGKey(seed)`) and is written to evaluation.json as the loop writes it."""
+    record = {"step": step, "method": config.method, "dataset": config.dataset, "seed": seed, "code": None,
+              "not_applicable": f"the representation metrics do not apply to method {config.method!r}: "
+                                f"{method.no_code}", "evaluation": None}
+    if method.evaluations is not None:
+        path = Path(workdir) / "evaluation.json"
+        _check_writable(path)
+        record["evaluation"] = method.evaluations(params, jax.random.PRNGKey(seed))
+        write_json(path, {"step": step, "method": method.name, "seed": seed, **record["evaluation"]})
+        record["path"] = str(path)
     return record
 
 

@@ -264,7 +264,7 @@ def _train(config, workdir: Path, finish: bool, stop: GracefulStop, cleanup: con
         if method.diagnose is not None and writer.enabled:
             # On one local copy of the replicated parameters: nothing is gathered across devices or
             # hosts, and only the process that writes computes it.
-            params = jax.tree.map(lambda a: a.addressable_data(0), state.params)
+            params = jax.tree.map(lambda a: a.addressable_data(0), method.scored_params(state))
             merge_probed(values, to_python(method.diagnose(params, jax.random.fold_in(probe_key, step))))
             now = time.perf_counter()  # steps_per_sec counts training steps only
         t_last, step_last = now, step
@@ -335,7 +335,7 @@ def _train(config, workdir: Path, finish: bool, stop: GracefulStop, cleanup: con
     if finish and lead:
         # Each process holds a whole copy of the replicated state: draw from the local one so
         # the other processes need not take part.
-        params = jax.tree.map(lambda a: np.asarray(a.addressable_data(0)), state.params)
+        params = jax.tree.map(lambda a: np.asarray(a.addressable_data(0)), method.scored_params(state))
         k_pictures, k_evaluations = jax.random.split(viz_key)
         if method.pictures is not None:
             result["pictures"] = method.pictures(params, k_pictures, workdir)
