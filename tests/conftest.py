@@ -8,12 +8,6 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "disentax-test-jax-cache"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
-# The suite compiles hundreds of small programs and runs each a few times: XLA:CPU's LLVM backend
-# optimisation is about half of every compilation and buys nothing at these sizes (measured: the
-# conv β-VAE step compiles in 2.9 s instead of 6.3 s, the DCGAN initialisation in 3.0 s instead of
-# 18.5 s, with the same step time). Read when the backend starts, so before any test touches JAX.
-if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()
 
 # tests/multidevice needs 8 simulated devices, set before JAX starts: it runs in its own
 # process (.ci/multidevice_tests.sh), never inside the main suite.
