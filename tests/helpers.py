@@ -137,11 +137,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def child_env(devices: int | None = None, keep_jax: bool = True) -> dict:
+    """The environment of a subprocess: this one's, with this process's XLA flags (the suite's
+    optimisation level, so its numbers match in-process runs) but its simulated device count
+    replaced by `devices` (none: one device); `keep_jax=False` drops the JAX_ variables too."""
+    env = {k: v for k, v in os.environ.items() if keep_jax or not k.startswith("JAX_")}
+    flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if not f.startswith("--xla_force_host_platform_device_count")]
+    if devices is not None:
+        flags.append(f"--xla_force_host_platform_device_count={devices}")
+    env["XLA_FLAGS"] = " ".join(flags)
+    return env
+
+
 def launch_python(args, devices: int, process_id: int | None = None, port: int | None = None) -> subprocess.Popen:
     """`python ARGS` on `devices` simulated CPU devices; with `process_id`, as that process of a
     two-process run coordinated on localhost:`port` (sharding.process_layout's variables)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_") and k != "XLA_FLAGS"}
-    env.update(JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+    env = child_env(devices, keep_jax=False)
+    env.update(JAX_PLATFORMS="cpu")
     if process_id is not None:
         env.update(JAX_COORDINATOR_ADDRESS=f"localhost:{port}", JAX_NUM_PROCESSES="2", JAX_PROCESS_ID=str(process_id))
     return subprocess.Popen([sys.executable, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -8,7 +8,7 @@ import pytest
 from disentax import methods
 from disentax.data.registry import get_dataset
 from disentax.evaluation.verification import same_identity_probability, verification_scores
-from disentax.methods.icm import specialised
+from disentax.methods.icm import specialised, win_matrix
 from disentax.runner import evaluate as run_evaluate
 from disentax.runner import loop
 from disentax.train.logging import read_json, read_metrics
@@ -122,3 +122,13 @@ def test_specialised_reads_a_permutation_and_nothing_else():
     assert not specialised(np.eye(4)[[2, 2, 3, 1]])  # one expert takes two mechanisms
     assert not specialised(0.1 * np.eye(3) + 0.9 / 3)  # nobody holds a majority
     assert specialised(np.eye(3, 5))  # spare experts win nothing
+
+
+def test_win_matrix_counts_each_mechanisms_winners():
+    rng = np.random.default_rng(0)
+    mechanism, winner = rng.integers(0, 10, 500), rng.integers(0, 4, 500)
+    wins = win_matrix(mechanism, winner, 4)
+    for m in range(10):
+        for e in range(4):
+            assert wins[m, e] == pytest.approx(np.sum((mechanism == m) & (winner == e)) / np.sum(mechanism == m))
+    assert np.all(win_matrix(np.zeros(3, int), np.zeros(3, int), 2)[1:] == 0)  # unseen mechanisms: zero rows

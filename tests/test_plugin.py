@@ -3,7 +3,6 @@ package (`pip install -e` into a fresh virtual environment that sees this one's 
 through the `disentax.methods` entry-point group by an unchanged `disentax`, trained, listed and
 evaluated."""
 import json
-import os
 import re
 import subprocess
 import sys
@@ -11,6 +10,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
+from helpers import child_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,7 +62,7 @@ def plugin_python(tmp_path_factory):
 
 
 def _disentax(python, *args, cwd=None):
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env = child_env()
     return subprocess.run([str(python), "-m", "disentax.cli", *args], capture_output=True, text=True, timeout=600,
                           env=env, cwd=cwd)
 

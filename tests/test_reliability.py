@@ -26,7 +26,7 @@ from disentax.train import checkpoint as checkpoint_mod
 from disentax.train.checkpoint import Checkpointer
 from disentax.train.logging import MetricWriter, read_metrics
 
-from helpers import QUICK, configure, same_leaves
+from helpers import QUICK, child_env, configure, same_leaves
 
 TINY = {"model.encoder": "mlp", "model.mlp_hidden": (32,), "batch_size": 8, "progress": False}
 CLI_TINY = ["--config.model.encoder=mlp", "--config.model.mlp_hidden=(32,)", "--config.batch_size=8",
@@ -45,7 +45,7 @@ def one_line(text: str) -> bool:
 
 
 def _cli(workdir, *extra):
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env = child_env()
     return subprocess.Popen([sys.executable, "-m", "disentax.cli", "train", "--config", "beta_vae_dsprites",
                              "--workdir", str(workdir), *CLI_TINY, *extra], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)

@@ -47,13 +47,18 @@ from disentax.methods.contract import (
 from disentax.methods.registry import register
 from disentax.models.gan import DCGANDiscriminator, DCGANGenerator, SiameseDiscriminator
 from disentax.objectives import adversarial
-from disentax.train.adversarial import Critics, init_adversarial_state, make_adversarial_step, variables
+from disentax.train.adversarial import (
+    Critics,
+    apply_network,
+    init_adversarial_state,
+    make_adversarial_step,
+    variables,
+)
 from disentax.train.optim import OPTIMIZERS, make_optimizer
 
 __all__ = ["DCGAN", "LOSSES", "SD_GAN", "uniform_latents"]
 
 LOSSES = ("gan", "wgan", "wgan_gp")
-STATS = ["batch_stats"]
 NO_CODE = ("a GAN learns a generator and a critic but no encoder, so no representation of an image exists to "
            "score; its evaluation (identity verification of generated pairs) is in evaluation.json")
 
@@ -61,14 +66,6 @@ NO_CODE = ("a GAN learns a generator and a critic but no encoder, so no represen
 def uniform_latents(key, n: int, dim: int) -> jax.Array:
     """z ~ U[−1, 1]^dim, [n, dim]: the prior of Radford et al. (2016) and Donahue et al. (2018)."""
     return jax.random.uniform(key, (int(n), int(dim)), jnp.float32, -1.0, 1.0)
-
-
-def _apply(module, params, state, *args, train: bool):
-    """Apply with batch statistics in train mode: (output, new model state); state {} if it has none."""
-    if train:
-        out, new = module.apply(variables(params, state), *args, train=True, mutable=STATS)
-        return out, dict(new)
-    return module.apply(variables(params, state), *args, train=False), state
 
 
 def _real(batch, name: str, k, steps: int):
@@ -118,20 +115,20 @@ def _build_dcgan(config, dataset) -> Method:
     def critic_loss(cp, cs, gp, gs, batch, key, k):
         real = _real(batch, "x", k, steps)
         k_z, k_gp = jax.random.split(key)
-        fake, _ = _apply(generator, gp, gs, uniform_latents(k_z, real.shape[0], dim), train=True)
-        real_logits, state = _apply(critic, cp["critic"], cs["critic"], real, train=True)
-        fake_logits, state = _apply(critic, cp["critic"], state, fake, train=True)
+        fake, _ = apply_network(generator, gp, gs, uniform_latents(k_z, real.shape[0], dim), train=True)
+        real_logits, state = apply_network(critic, cp["critic"], cs["critic"], real, train=True)
+        fake_logits, state = apply_network(critic, cp["critic"], state, fake, train=True)
         penalty = None
         if kind == "wgan_gp":
-            penalty, _ = adversarial.gradient_penalty(lambda x: _apply(critic, cp["critic"], state, x, train=True)[0],
+            penalty, _ = adversarial.gradient_penalty(lambda x: apply_network(critic, cp["critic"], state, x, train=True)[0],
                                                       real, fake, k_gp)
         loss, aux = _critic_loss_terms(kind, real_logits, fake_logits, penalty, gp_weight)
         return loss, (aux, {"critic": state})
 
     def generator_loss(gp, gs, cp, cs, batch, key):
         n = batch["x"].shape[0]
-        fake, gs = _apply(generator, gp, gs, uniform_latents(key, n, dim), train=True)
-        logits, _ = _apply(critic, cp["critic"], cs["critic"], fake, train=True)
+        fake, gs = apply_network(generator, gp, gs, uniform_latents(key, n, dim), train=True)
+        logits, _ = apply_network(critic, cp["critic"], cs["critic"], fake, train=True)
         loss, aux = _generator_loss_terms(kind, logits)
         return loss, (aux, gs)
 
@@ -150,23 +147,31 @@ def _build_dcgan(config, dataset) -> Method:
         x = jax.vmap(lambda k: dataset.sample(k, batch_size)[0])(jax.random.split(key, steps))
         return {"x": jnp.swapaxes(x, 0, 1)}
 
-    def draw(variables_, z):
-        return generator.apply(variables_, z, train=False)
-
-    return Method(
-        name=config.method, model=generator, dataset=dataset,
-        init_state=jax.jit(init_state),
-        train_step=make_adversarial_step(generator_loss, critic_loss, tx, critics, critic_steps=steps,
-                                         unroll=bool(hp.unroll)),
-        sample_batch=sample_batch, codes={}, no_code=NO_CODE, variables_of=generator_variables,
-        pictures=_pictures(draw, int(hp.identity_dim), dim - int(hp.identity_dim)),
-        evaluations=_evaluations(config.dcgan, dataset, draw, int(hp.identity_dim), dim - int(hp.identity_dim)),
-    )
+    return _gan_method(config, dataset, hp, generator, init_state, generator_loss, critic_loss, tx, critics,
+                       sample_batch, int(hp.identity_dim), dim - int(hp.identity_dim))
 
 
 def generator_variables(state):
     """What the pictures and evaluations take: the generator's Flax variables (params, batch stats)."""
     return variables(state.params, state.extra["model_state"])
+
+
+def _gan_method(config, dataset, hp, generator, init_state, generator_loss, critic_loss, tx, critics, sample_batch,
+                d_i: int, d_o: int) -> Method:
+    """The `Method` of a GAN whose first d_I latent dimensions are read as z_I by the pictures and the
+    verification evaluation."""
+    def draw(gen_variables, z):
+        return generator.apply(gen_variables, z, train=False)
+
+    return Method(
+        name=config.method, model=generator, dataset=dataset,
+        init_state=jax.jit(init_state),
+        train_step=make_adversarial_step(generator_loss, critic_loss, tx, critics, critic_steps=int(hp.critic_steps),
+                                         unroll=bool(hp.unroll)),
+        sample_batch=sample_batch, codes={}, no_code=NO_CODE, variables_of=generator_variables,
+        pictures=_pictures(draw, d_i, d_o),
+        evaluations=_evaluations(hp, dataset, draw, d_i, d_o),
+    )
 
 
 # ----------------------------------------------------------------------------- SD-GAN
@@ -189,20 +194,20 @@ def _build_sd_gan(config, dataset) -> Method:
         z_i = uniform_latents(k_i, n, d_i)
         z = jnp.concatenate([jnp.concatenate([z_i, uniform_latents(k_1, n, d_o)], -1),
                              jnp.concatenate([z_i, uniform_latents(k_2, n, d_o)], -1)], 0)
-        images, gs = _apply(generator, gp, gs, z, train=train)
+        images, gs = apply_network(generator, gp, gs, z, train=train)
         return images[:n], images[n:], gs
 
     def critic_loss(cp, cs, gp, gs, batch, key, k):
         x1, x2 = _real(batch, "x1", k, steps), _real(batch, "x2", k, steps)
         f1, f2, _ = fake_pairs(gp, gs, key, x1.shape[0], True)
-        real_logits, state = _apply(critic, cp["critic"], cs["critic"], x1, x2, train=True)
-        fake_logits, state = _apply(critic, cp["critic"], state, f1, f2, train=True)
+        real_logits, state = apply_network(critic, cp["critic"], cs["critic"], x1, x2, train=True)
+        fake_logits, state = apply_network(critic, cp["critic"], state, f1, f2, train=True)
         loss, aux = adversarial.discriminator_loss(real_logits, fake_logits)  # Eq. 2, the D side
         return loss, (aux, {"critic": state})
 
     def generator_loss(gp, gs, cp, cs, batch, key):
         f1, f2, gs = fake_pairs(gp, gs, key, batch["x1"].shape[0], True)
-        logits, _ = _apply(critic, cp["critic"], cs["critic"], f1, f2, train=True)
+        logits, _ = apply_network(critic, cp["critic"], cs["critic"], f1, f2, train=True)
         loss, aux = adversarial.generator_loss(logits)  # Eq. 2, non-saturating G side
         return loss, (aux, gs)
 
@@ -223,18 +228,8 @@ def _build_sd_gan(config, dataset) -> Method:
         pairs = jax.vmap(one)(jax.random.split(key, steps))
         return jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), pairs)
 
-    def draw(variables_, z):
-        return generator.apply(variables_, z, train=False)
-
-    return Method(
-        name=config.method, model=generator, dataset=dataset,
-        init_state=jax.jit(init_state),
-        train_step=make_adversarial_step(generator_loss, critic_loss, tx, critics, critic_steps=steps,
-                                         unroll=bool(hp.unroll)),
-        sample_batch=sample_batch, codes={}, no_code=NO_CODE, variables_of=generator_variables,
-        pictures=_pictures(draw, d_i, d_o),
-        evaluations=_evaluations(hp, dataset, draw, d_i, d_o),
-    )
+    return _gan_method(config, dataset, hp, generator, init_state, generator_loss, critic_loss, tx, critics,
+                       sample_batch, d_i, d_o)
 
 
 # ----------------------------------------------------------------------------- pictures, evaluation

@@ -42,21 +42,19 @@ from disentax.methods.contract import Hyperparameter, Method, MethodSpec, at_lea
 from disentax.methods.registry import register
 from disentax.models.gan import ExpertCommittee, ICMDiscriminator
 from disentax.objectives import adversarial
-from disentax.train.adversarial import Critics, init_adversarial_state, make_adversarial_step, variables
+from disentax.train.adversarial import (
+    Critics,
+    apply_network,
+    init_adversarial_state,
+    make_adversarial_step,
+    variables,
+)
 from disentax.train.optim import make_optimizer
 
-__all__ = ["ICM", "icm_evaluation", "specialised"]
+__all__ = ["ICM", "icm_evaluation", "specialised", "win_matrix"]
 
 NO_CODE = ("the experts map images to images and learn no code; the evaluation (which expert inverts which "
            "mechanism, and a digit classifier's accuracy on their outputs) is in evaluation.json")
-STATS = ["batch_stats"]
-
-
-def _apply(module, params, state, x, train: bool):
-    if train:
-        out, new = module.apply(variables(params, state), x, train=True, mutable=STATS)
-        return out, dict(new)
-    return module.apply(variables(params, state), x, train=False), state
 
 
 def specialised(wins: np.ndarray, share: float = 0.5) -> bool:
@@ -79,17 +77,18 @@ def _build(config, dataset) -> Method:
     tx = make_optimizer(config.optimizer)
 
     def critic_loss(cp, cs, ep, es, batch, key, k):
-        outputs, _ = _apply(experts, ep, es, batch["transformed"], True)  # [N, B, ...]
+        outputs, _ = apply_network(experts, ep, es, batch["transformed"], train=True)  # [N, B, ...]
         n, b = outputs.shape[:2]
-        logits, state = _apply(critic, cp["critic"], cs["critic"], jnp.concatenate(
-            [batch["canonical"], outputs.reshape(n * b, *outputs.shape[2:])], 0), True)
+        logits, state = apply_network(critic, cp["critic"], cs["critic"], jnp.concatenate(
+            [batch["canonical"], outputs.reshape(n * b, *outputs.shape[2:])], 0), train=True)
         loss, aux = adversarial.icm_discriminator_loss(logits[:b], logits[b:].reshape(n, b))
         return loss, (aux, {"critic": state})
 
     def expert_loss(ep, es, cp, cs, batch, key):
-        outputs, es = _apply(experts, ep, es, batch["transformed"], True)
+        outputs, es = apply_network(experts, ep, es, batch["transformed"], train=True)
         n, b = outputs.shape[:2]
-        logits, _ = _apply(critic, cp["critic"], cs["critic"], outputs.reshape(n * b, *outputs.shape[2:]), True)
+        logits, _ = apply_network(critic, cp["critic"], cs["critic"], outputs.reshape(n * b, *outputs.shape[2:]),
+                                  train=True)
         loss, aux = adversarial.winner_take_all_loss(logits.reshape(n, b))
         aux = {"log_score": aux["log_score"], "experts_winning": jnp.sum(aux["win_share"] > 0).astype(jnp.float32),
                "identity_error": _identity_error(outputs, batch["transformed"])}
@@ -101,7 +100,7 @@ def _build(config, dataset) -> Method:
         """One Adam step of every expert towards the identity on the transformed images (Alg. 1's
         initialisation); the discriminator and its optimiser are untouched."""
         def loss_fn(ep):
-            outputs, es = _apply(experts, ep, state.extra["model_state"], batch["transformed"], True)
+            outputs, es = apply_network(experts, ep, state.extra["model_state"], batch["transformed"], train=True)
             error = _identity_error(outputs, batch["transformed"])
             return error, (error, es)
 
@@ -162,6 +161,13 @@ def _choose(experts, critic, v, x, chunk: int = 500):
     return jnp.concatenate([p[0] for p in parts]), jnp.concatenate([p[1] for p in parts])
 
 
+def win_matrix(mechanism, winner, num_experts: int) -> np.ndarray:
+    """[M, N′]: the share of each mechanism's images that each expert wins (rows sum to 1)."""
+    wins = np.zeros((len(mechanisms.MECHANISMS), int(num_experts)))
+    np.add.at(wins, (np.asarray(mechanism), np.asarray(winner)), 1.0)
+    return wins / np.maximum(wins.sum(1, keepdims=True), 1)
+
+
 def icm_evaluation(experts, critic, dataset, v, key, classifier_steps: int) -> dict:
     """Win matrix, specialisation and classifier accuracies on every test digit under every mechanism."""
     k_cls, k_test = jax.random.split(key)
@@ -175,11 +181,7 @@ def icm_evaluation(experts, critic, dataset, v, key, classifier_steps: int) -> d
     judge = train_classifier(k_cls, sample, (10,), steps=classifier_steps)
     test = mechanisms.transformed_test_set(k_test)
     winner, chosen = _choose(experts, critic, v, test["x"])
-    winner, mech = np.asarray(winner), np.asarray(test["mechanism"])
-    n_mech, n_exp = len(mechanisms.MECHANISMS), int(experts.num_experts)
-    wins = np.zeros((n_mech, n_exp))
-    np.add.at(wins, (mech, winner), 1.0)
-    wins /= np.maximum(wins.sum(1, keepdims=True), 1)
+    wins = win_matrix(test["mechanism"], winner, int(experts.num_experts))
     labels = np.asarray(test["label"])
 
     def accuracy(x):
@@ -204,20 +206,16 @@ def icm_pictures(experts, critic, dataset, v, key, workdir) -> list[Path]:
 
     test = mechanisms.transformed_test_set(key)
     mech = np.asarray(test["mechanism"])
-    picks = np.concatenate([np.flatnonzero(mech == m)[:6] for m in range(len(mechanisms.MECHANISMS))])
-    x = test["x"][picks]
-    winner, chosen = _choose(experts, critic, v, x)
+    winner, chosen = _choose(experts, critic, v, test["x"])
+    x, chosen = np.asarray(test["x"]), np.asarray(chosen)
     rows = []
     for m in range(len(mechanisms.MECHANISMS)):
-        sel = slice(6 * m, 6 * m + 6)
-        rows.append(list(np.asarray(x[sel])) + list(np.asarray(chosen[sel])))
+        sel = np.flatnonzero(mech == m)[:6]
+        rows.append(list(x[sel]) + list(chosen[sel]))
     workdir = Path(workdir)
     paths = [workdir / "icm_experts.png", workdir / "icm_wins.png"]
     viz.image_grid(rows).save(paths[0])
-    winner_all, _ = _choose(experts, critic, v, test["x"])
-    wins = np.zeros((len(mechanisms.MECHANISMS), int(experts.num_experts)))
-    np.add.at(wins, (mech, np.asarray(winner_all)), 1.0)
-    wins /= np.maximum(wins.sum(1, keepdims=True), 1)
+    wins = win_matrix(mech, winner, int(experts.num_experts))
     fig, ax = plt.subplots(figsize=(6, 5))
     ax.imshow(wins, vmin=0, vmax=1, cmap="viridis")
     ax.set_yticks(range(len(mechanisms.MECHANISMS)), mechanisms.MECHANISMS)

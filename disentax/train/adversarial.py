@@ -21,7 +21,7 @@ those of the batches it trained on, once per update, whatever `critic_steps` is.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -29,12 +29,22 @@ import optax
 
 from disentax.train.step import TrainState, optimizer_update
 
-__all__ = ["Critics", "init_adversarial_state", "make_adversarial_step", "variables"]
+__all__ = ["Critics", "apply_network", "init_adversarial_state", "make_adversarial_step", "variables"]
 
 
 def variables(params, model_state) -> dict:
     """The Flax variables of a network: {"params": params, **model_state} (e.g. "batch_stats")."""
     return {"params": params, **model_state}
+
+
+def apply_network(module, params, model_state, *args, train: bool):
+    """`(output, model_state)` of a Flax module. In train mode batch norm uses the batch's statistics
+    and the returned state holds the updated running averages (the caller keeps or drops them); in
+    inference mode the state comes back unchanged. A network without batch norm has state {}."""
+    if train:
+        out, new = module.apply(variables(params, model_state), *args, train=True, mutable=["batch_stats"])
+        return out, dict(new)
+    return module.apply(variables(params, model_state), *args, train=False), model_state
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,17 +102,21 @@ def make_adversarial_step(generator_loss: Callable, critic_loss: Callable, tx: o
     critic_grad = jax.value_and_grad(critic_loss, has_aux=True)
     gen_grad = jax.value_and_grad(generator_loss, has_aux=True)
 
-    def critic_update(k, carry, gen_params, gen_state, batch, key):
-        held, sums = carry
+    def critic_pass(held, gen_params, gen_state, batch, key, k):
+        """(metrics, new model states, gradients) of critic update k, before it is applied."""
         params = {n: c["params"] for n, c in held.items()}
         states = {n: c["model_state"] for n, c in held.items()}
         (loss, (aux, new_states)), grads = critic_grad(params, states, jax.lax.stop_gradient(gen_params), gen_state,
                                                        batch, jax.random.fold_in(key, k), k)
+        return _critic_metrics(loss, aux, grads), new_states, grads
+
+    def critic_update(k, carry, gen_params, gen_state, batch, key):
+        held, sums = carry
+        measured, new_states, grads = critic_pass(held, gen_params, gen_state, batch, key, k)
         new = {}
         for n, c in held.items():
             p, o = optimizer_update(critics.optimizers[n], grads[n], c["params"], c["opt_state"])
             new[n] = {"params": p, "opt_state": o, "model_state": new_states[n]}
-        measured = _critic_metrics(loss, aux, grads)
         sums = jax.tree.map(lambda s, m: s + m, sums, measured)
         return new, sums
 
@@ -111,7 +125,8 @@ def make_adversarial_step(generator_loss: Callable, critic_loss: Callable, tx: o
         k_critic, k_gen = jax.random.split(key)
         gen_params, gen_state = state.params, state.extra["model_state"]
         held = state.extra["critics"]
-        shapes = jax.eval_shape(lambda h, b: _measured(critic_grad, h, gen_params, gen_state, b, k_critic), held, batch)
+        # The sums start from zeros shaped like one update's metrics (traced, not run).
+        shapes = jax.eval_shape(lambda h, b: critic_pass(h, gen_params, gen_state, b, k_critic, 0)[0], held, batch)
         sums = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
         body = lambda k, c: critic_update(k, c, gen_params, gen_state, batch, k_critic)  # noqa: E731
         carry = (held, sums)
@@ -132,14 +147,6 @@ def make_adversarial_step(generator_loss: Callable, critic_loss: Callable, tx: o
         return state.apply_gradients(tx, grads, extra=extra), metrics
 
     return train_step
-
-
-def _measured(critic_grad, held, gen_params, gen_state, batch, key) -> Any:
-    """One critic update's metrics (traced under `eval_shape` only: the zeros the sums start from)."""
-    params = {n: c["params"] for n, c in held.items()}
-    states = {n: c["model_state"] for n, c in held.items()}
-    (loss, (aux, _)), grads = critic_grad(params, states, gen_params, gen_state, batch, key, 0)
-    return _critic_metrics(loss, aux, grads)
 
 
 def _critic_metrics(loss, aux, grads) -> dict:

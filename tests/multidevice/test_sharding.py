@@ -143,7 +143,7 @@ assert jax.device_count() == 1
 r = loop.train(c, {str(tmp_path / 'd8')!r}, finish=False)
 np.savez({str(tmp_path / 'restored.npz')!r}, *[np.asarray(l) for l in jax.tree.leaves(r['state'])])
 """
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env = helpers.child_env()
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     subprocess.run([sys.executable, "-c", script], check=True, env=env, cwd=ROOT)
     got = np.load(tmp_path / "restored.npz")
