@@ -4,5 +4,5 @@
 # (DISENTAX_NOTEBOOK_SMOKE=1, set by the test); a cell that raises fails the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pip install -e ".[test,notebooks]"
+[ -n "${DISENTAX_CI_INSTALLED:-}" ] || python3 -m pip install -e ".[test,notebooks]"
 python3 -m pytest tests/notebooks -q -o addopts="-ra"

@@ -3,5 +3,5 @@
 # TensorFlow, ~60 MB of wheels, mostly pyarrow) and run their offline tests on mock data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pip install -e ".[tfds,test]"
+[ -n "${DISENTAX_CI_INSTALLED:-}" ] || python3 -m pip install -e ".[tfds,test]"
 python3 -m pytest tests/tfds -q -o addopts="-ra"

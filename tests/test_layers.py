@@ -161,3 +161,35 @@ def test_strided_kernel_grad_equals_loops(cb):
                     want[t, u] += padded[:, 2 * m + t, 2 * n + u].T @ small[:, m, n]
     got = layers.strided_kernel_grad(jnp.asarray(big, jnp.float32), jnp.asarray(small, jnp.float32))
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("impl", layers.SAME3X3)
+def test_conv3x3_equals_brute_force_and_flax_conv(impl):
+    x = np.asarray(jax.random.normal(jax.random.PRNGKey(0), (2, 5, 4, 3)), np.float64)
+    w = np.asarray(jax.random.normal(jax.random.PRNGKey(1), (3, 3, 3, 2)), np.float64)
+    b = np.array([0.5, -1.0])
+    # float64 loops: SAME pads one zero on each side, y[i, j] = b + sum_{t,u} x_p[i + t, j + u] W[t, u].
+    xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    ref = np.zeros((2, 5, 4, 2)) + b
+    for i in range(5):
+        for j in range(4):
+            for t in range(3):
+                for u in range(3):
+                    ref[:, i, j] += xp[:, i + t, j + u] @ w[t, u]
+    got = layers.conv_3x3(*(jnp.asarray(a, jnp.float32) for a in (x, w, b)), impl=impl)
+    np.testing.assert_allclose(np.asarray(got), ref, rtol=1e-5, atol=1e-4)
+
+    # The module: nn.Conv's parameter tree and initialisation, its values and gradients.
+    xj = jnp.asarray(x, jnp.float32)
+    flax_conv, ours = nn.Conv(7, (3, 3), padding="SAME"), layers.Conv3x3(7, impl=impl)
+    params = flax_conv.init(jax.random.PRNGKey(3), xj)
+    jax.tree.map(np.testing.assert_array_equal, ours.init(jax.random.PRNGKey(3), xj), params)
+    params = _random_params(flax_conv, xj, 4)
+    cot = jax.random.normal(jax.random.PRNGKey(5), (2, 5, 4, 7))
+    (y_ref, g_ref), (y, g) = _value_and_grads(flax_conv, params, xj, cot), _value_and_grads(ours, params, xj, cot)
+    np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-4)
+    for a, r in zip(jax.tree.leaves(g), jax.tree.leaves(g_ref)):
+        np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4 * float(jnp.max(jnp.abs(r))))
+    assert layers.default_conv3x3("cpu") == "matmul" and layers.default_conv3x3("gpu") == "conv"
+    with pytest.raises(ValueError, match="allowed: auto, conv, matmul"):
+        layers.Conv3x3(2, impl="winograd").init(jax.random.PRNGKey(0), xj)

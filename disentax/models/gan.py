@@ -29,6 +29,9 @@ canonical one, and the discriminator scores images as canonical or not.
 The stride-2 layers are `disentax.models.layers.Up` / `Down`: the functions (and parameter trees)
 of `nn.ConvTranspose` / `nn.Conv` with 4x4 kernels, stride 2 and SAME padding, computed in the way
 `impl` names ("auto": the fastest on the current backend, as `build_vae` chooses for the VAE).
+The 3x3 convolutions of the ICM networks are `layers.Conv3x3` (`nn.Conv`'s function and
+parameters; on CPU one GEMM, because XLA:CPU runs the vmapped committee's convolutions as grouped
+ones, about 20x slower in the backward pass).
 """
 from __future__ import annotations
 
@@ -182,10 +185,10 @@ class Expert(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool):
         h = x
-        for _ in range(self.num_layers):
-            h = nn.Conv(self.features, (3, 3), padding="SAME", use_bias=False)(h)
+        for i in range(self.num_layers):
+            h = layers.Conv3x3(self.features, use_bias=False, name=f"Conv_{i}")(h)
             h = nn.elu(_batch_norm(train)(h))
-        return nn.sigmoid(nn.Conv(x.shape[-1], (3, 3), padding="SAME")(h))
+        return nn.sigmoid(layers.Conv3x3(x.shape[-1], name=f"Conv_{self.num_layers}")(h))
 
 
 class ExpertCommittee(nn.Module):
@@ -241,9 +244,11 @@ class ICMDiscriminator(nn.Module):
     def __call__(self, x, train: bool = False):
         del train
         h = x
+        n = 0
         for width, depth in ((16, 3), (32, 2), (64, 2)):
             for _ in range(depth):
-                h = nn.elu(nn.Conv(width, (3, 3), padding="SAME")(h))
+                h = nn.elu(layers.Conv3x3(width, name=f"Conv_{n}")(h))
+                n += 1
             h = nn.avg_pool(h, (2, 2), strides=(2, 2))
         h = nn.elu(nn.Dense(1024)(h.reshape(h.shape[0], -1)))
         return nn.Dense(1)(h)[:, 0]
