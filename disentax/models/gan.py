@@ -185,7 +185,7 @@ class Expert(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool):
         h = x
-        for i in range(self.num_layers):
+        for i in range(self.num_layers):  # nn.Conv's names: the same trees and seeded initialisations
             h = layers.Conv3x3(self.features, use_bias=False, name=f"Conv_{i}")(h)
             h = nn.elu(_batch_norm(train)(h))
         return nn.sigmoid(layers.Conv3x3(x.shape[-1], name=f"Conv_{self.num_layers}")(h))
@@ -244,7 +244,7 @@ class ICMDiscriminator(nn.Module):
     def __call__(self, x, train: bool = False):
         del train
         h = x
-        n = 0
+        n = 0  # the names nn.Conv gave these layers, so trees and seeded initialisations stay as they were
         for width, depth in ((16, 3), (32, 2), (64, 2)):
             for _ in range(depth):
                 h = nn.elu(layers.Conv3x3(width, name=f"Conv_{n}")(h))

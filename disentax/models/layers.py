@@ -51,7 +51,7 @@ gradient (`strided_kernel_grad`) shared by both layers. Forward-mode differentia
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, ClassVar
 
 import flax.linen as nn
 import jax
@@ -101,12 +101,16 @@ def resolve(kind: str, choice: str, allowed, default: Callable[[], str]) -> str:
     return choice
 
 
+def _patches(x, size: int):
+    """[B, H, W, C] -> [B, H-size+1, W-size+1, size² C]: every size x size window (VALID), channels
+    ordered (row offset, column offset, c) like a [size, size, C, ·] kernel's reshape."""
+    h, w = x.shape[1] - size + 1, x.shape[2] - size + 1
+    return jnp.concatenate([x[:, t : t + h, u : u + w, :] for t in range(size) for u in range(size)], axis=-1)
+
+
 def _patches_2x2(x):
     """[B, H, W, C] -> [B, H-1, W-1, 4C]: every 2x2 window, channels ordered (qa, qb, c)."""
-    h, w = x.shape[1], x.shape[2]
-    return jnp.concatenate(
-        [x[:, qa : qa + h - 1, qb : qb + w - 1, :] for qa in (0, 1) for qb in (0, 1)], axis=-1
-    )
+    return _patches(x, 2)
 
 
 def _padded_space_to_depth(x):
@@ -288,46 +292,26 @@ def conv_3x3(x, kernel, bias, *, impl: str = "conv"):
     if impl == "conv":
         y = lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=_DN)
     elif impl == "matmul":
-        b, h, w, c = x.shape
-        padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-        cols = jnp.concatenate([padded[:, t:t + h, u:u + w, :] for t in range(3) for u in range(3)], axis=-1)
-        y = (cols.reshape(-1, 9 * c) @ kernel.reshape(9 * c, -1)).reshape(b, h, w, -1)
+        y = _patches(jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0))), 3) @ kernel.reshape(9 * x.shape[-1], -1)
     else:
         raise ValueError(f"unknown 3x3 convolution {impl!r}; allowed: {', '.join(SAME3X3)}")
     return y + bias
 
 
-class Conv3x3(nn.Module):
-    """Drop-in for `nn.Conv(features, (3, 3), padding="SAME")`, same parameters (`kernel` [3, 3,
-    Cin, features], `bias`), computed as `conv_3x3` of `impl` ("auto": `default_conv3x3`)."""
-
-    features: int
-    use_bias: bool = True
-    impl: str = "auto"
-    kernel_init: Callable = nn.initializers.lecun_normal()
-    bias_init: Callable = nn.initializers.zeros_init()
-
-    @nn.compact
-    def __call__(self, x):
-        kernel = self.param("kernel", self.kernel_init, (3, 3, x.shape[-1], self.features), jnp.float32)
-        bias = (self.param("bias", self.bias_init, (self.features,), jnp.float32) if self.use_bias
-                else jnp.zeros((self.features,), jnp.float32))
-        return conv_3x3(x, kernel, bias, impl=resolve("conv3x3", self.impl, SAME3X3, default_conv3x3))
-
-
-class _Stride2(nn.Module):
-    """A 4x4 stride-2 layer with the parameters of the Flax layer it replaces (`kernel`
-    [4, 4, Cin, features], `bias` [features]); `_apply` is the function of `impl`."""
+class _SquareKernel(nn.Module):
+    """A layer with the parameters of the Flax convolution it replaces (`kernel` [size, size, Cin,
+    features], `bias` [features]); `_apply` is the function of `impl`."""
 
     features: int
     impl: str
     kernel_init: Callable = nn.initializers.lecun_normal()
     bias_init: Callable = nn.initializers.zeros_init()
     use_bias: bool = True  # False before a batch norm, which removes any bias
+    size: ClassVar[int] = 4
 
     @nn.compact
     def __call__(self, x):
-        kernel = self.param("kernel", self.kernel_init, (4, 4, x.shape[-1], self.features), jnp.float32)
+        kernel = self.param("kernel", self.kernel_init, (self.size, self.size, x.shape[-1], self.features), jnp.float32)
         if self.use_bias:
             bias = self.param("bias", self.bias_init, (self.features,), jnp.float32)
         else:
@@ -335,14 +319,26 @@ class _Stride2(nn.Module):
         return type(self)._apply(x, kernel, bias, impl=self.impl)
 
 
-class Down(_Stride2):
+class Conv3x3(_SquareKernel):
+    """Drop-in for `nn.Conv(features, (3, 3), padding="SAME")`, same parameters (`kernel` [3, 3,
+    Cin, features], `bias`), computed as `conv_3x3` of `impl` ("auto": `default_conv3x3`)."""
+
+    impl: str = "auto"
+    size: ClassVar[int] = 3
+
+    @staticmethod
+    def _apply(x, kernel, bias, *, impl):
+        return conv_3x3(x, kernel, bias, impl=resolve("conv3x3", impl, SAME3X3, default_conv3x3))
+
+
+class Down(_SquareKernel):
     """Drop-in for `nn.Conv(features, (4, 4), strides=(2, 2), padding="SAME")`; same parameters."""
 
     impl: str = "conv"
     _apply = staticmethod(conv_4x4_s2)
 
 
-class Up(_Stride2):
+class Up(_SquareKernel):
     """Drop-in for `nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding="SAME")`; same parameters."""
 
     impl: str = "gemm"
