@@ -38,6 +38,7 @@ METHOD_TINY: dict[str, dict] = {
     "sd_gan": {"hp.base": 4, "hp.identity_dim": 4, "hp.observation_dim": 4, "hp.judge_steps": 5,
                "hp.verification_pairs": 20, "batch_size": 4},
     "icm": {"hp.num_experts": 3, "hp.features": 4, "hp.num_layers": 1, "hp.identity_steps": 2,
+            "hp.critic_widths": (4, 4, 4), "hp.critic_hidden": 16,
             "hp.classifier_steps": 5, "batch_size": 8},
 }
 # The config file of each method (most are `<method>_dsprites`).

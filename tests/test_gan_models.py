@@ -378,3 +378,12 @@ def test_icm_discriminator(side, pooled):
     # Three 2x2 stride-2 pools: 28 -> 14 -> 7 -> 3, 32 -> 16 -> 8 -> 4.
     dense = (pooled * pooled * 64 * 1024 + 1024) + (1024 + 1)
     assert _count(variables) == convs + dense
+
+
+def test_icm_discriminator_widths_shape_its_layers_and_need_three_blocks():
+    x = _images(12, (2, 28, 28, 1))
+    disc = ICMDiscriminator(widths=(4, 8, 8), hidden=16)
+    convs = (9 * 1 * 4 + 4) + 2 * (9 * 4 * 4 + 4) + (9 * 4 * 8 + 8) + (9 * 8 * 8 + 8) + 2 * (9 * 8 * 8 + 8)
+    assert _count(_variables(disc, x)) == convs + (3 * 3 * 8 * 16 + 16) + (16 + 1)
+    with pytest.raises(ValueError, match="widths needs 3 entries"):
+        _variables(ICMDiscriminator(widths=(4, 8)), x)

@@ -28,6 +28,7 @@ classifier's accuracy on the transformed digits, on the chosen expert's outputs 
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import jax
@@ -38,7 +39,7 @@ import optax
 from disentax import viz
 from disentax.data import mechanisms
 from disentax.evaluation.classifiers import train_classifier
-from disentax.methods.contract import Hyperparameter, Method, MethodSpec, at_least, greater_than
+from disentax.methods.contract import Hyperparameter, Method, MethodSpec, at_least, greater_than, positive_ints
 from disentax.methods.registry import register
 from disentax.models.gan import ExpertCommittee, ICMDiscriminator
 from disentax.objectives import adversarial
@@ -72,7 +73,7 @@ def _build(config, dataset) -> Method:
         raise ValueError(f"icm trains on transformed digits (dataset mechanism_digits), not {config.dataset!r}")
     n_experts, identity_steps = int(hp.num_experts), int(hp.identity_steps)
     experts = ExpertCommittee(num_experts=n_experts, features=int(hp.features), num_layers=int(hp.num_layers))
-    critic = ICMDiscriminator()
+    critic = ICMDiscriminator(widths=tuple(int(w) for w in hp.critic_widths), hidden=int(hp.critic_hidden))
     critics = Critics({"critic": make_optimizer(hp.critic.optimizer)})
     tx = make_optimizer(config.optimizer)
 
@@ -147,17 +148,20 @@ def _identity_error(outputs, x):
     return jnp.mean(jnp.square(outputs - x[None]))
 
 
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _choose_chunk(experts, critic, v, x):
+    # Module-level, the networks static: every evaluation and picture of a run (and of the runs of
+    # one process with the same networks) reuses one compiled program per chunk shape.
+    outputs = experts.apply(v["experts"], x, train=False)  # [N, b, ...]
+    n, b = outputs.shape[:2]
+    logits = critic.apply(v["critic"], outputs.reshape(n * b, *outputs.shape[2:]), train=False).reshape(n, b)
+    winner = jnp.argmax(logits, 0)
+    return winner, outputs[winner, jnp.arange(b)]
+
+
 def _choose(experts, critic, v, x, chunk: int = 500):
     """(winner [M], chosen output [M, ...]) for images x: the expert the discriminator scores highest."""
-    @jax.jit
-    def run(x):
-        outputs = experts.apply(v["experts"], x, train=False)  # [N, b, ...]
-        n, b = outputs.shape[:2]
-        logits = critic.apply(v["critic"], outputs.reshape(n * b, *outputs.shape[2:]), train=False).reshape(n, b)
-        winner = jnp.argmax(logits, 0)
-        return winner, outputs[winner, jnp.arange(b)]
-
-    parts = [run(x[i:i + chunk]) for i in range(0, x.shape[0], chunk)]
+    parts = [_choose_chunk(experts, critic, v, x[i:i + chunk]) for i in range(0, x.shape[0], chunk)]
     return jnp.concatenate([p[0] for p in parts]), jnp.concatenate([p[1] for p in parts])
 
 
@@ -238,6 +242,10 @@ ICM = register(MethodSpec(
         Hyperparameter("num_experts", 10, "N', the experts competing", f"{_PAPER}, Sec. 4", at_least(1)),
         Hyperparameter("features", 32, "channels of each expert's conv layers", f"{_PAPER}, Table 1", at_least(1)),
         Hyperparameter("num_layers", 4, "3x3 conv + BN + ELU layers per expert", f"{_PAPER}, Table 1", at_least(1)),
+        Hyperparameter("critic_widths", (16, 32, 64), "channels of the discriminator's three conv blocks "
+                       "(3, 2 and 2 layers of 3x3)", f"{_PAPER}, Table 1", positive_ints()),
+        Hyperparameter("critic_hidden", 1024, "units of the discriminator's dense layer", f"{_PAPER}, Table 1",
+                       at_least(1)),
         Hyperparameter("identity_steps", 200, "first steps training every expert towards the identity "
                        "(num_steps counts them: 200 + the paper's 2,000)", f"{_PAPER}, Sec. 4", at_least(0)),
         Hyperparameter("critic.optimizer.name", "adam", "optimiser of the discriminator", f"{_PAPER}, Sec. 4"),

@@ -235,20 +235,27 @@ class ICMDiscriminator(nn.Module):
     """x [B, H, W, C] -> 3 x [Conv(3x3, 16), ELU] -> avg pool -> 2 x [Conv(3x3, 32), ELU] -> avg pool
     -> 2 x [Conv(3x3, 64), ELU] -> avg pool -> Dense(1024) -> ELU -> Dense(1) -> logits [B].
 
-    Parascandolo et al. (2018), Table 1 (the sigmoid of its last layer is left to the loss). No
-    batch normalisation there; `train` is accepted for the signature the other networks share.
-    The 2x2 pools have stride 2 and drop an odd last row/column (28 -> 14 -> 7 -> 3).
+    Parascandolo et al. (2018), Table 1 (the sigmoid of its last layer is left to the loss); `widths`
+    and `hidden` change the channels of the three blocks and the dense layer (smaller ones for tests
+    and CPU previews). No batch normalisation there; `train` is accepted for the signature the
+    other networks share. The 2x2 pools have stride 2 and drop an odd last row/column (28 -> 14 -> 7 -> 3).
     """
+
+    widths: Sequence[int] = (16, 32, 64)
+    hidden: int = 1024
 
     @nn.compact
     def __call__(self, x, train: bool = False):
         del train
+        if len(self.widths) != 3:
+            raise ValueError(f"ICMDiscriminator has three conv blocks (3, 2 and 2 layers): widths needs 3 entries, "
+                             f"got {tuple(self.widths)}")
         h = x
         n = 0  # the names nn.Conv gave these layers, so trees and seeded initialisations stay as they were
-        for width, depth in ((16, 3), (32, 2), (64, 2)):
+        for width, depth in zip(self.widths, (3, 2, 2)):
             for _ in range(depth):
-                h = nn.elu(layers.Conv3x3(width, name=f"Conv_{n}")(h))
+                h = nn.elu(layers.Conv3x3(int(width), name=f"Conv_{n}")(h))
                 n += 1
             h = nn.avg_pool(h, (2, 2), strides=(2, 2))
-        h = nn.elu(nn.Dense(1024)(h.reshape(h.shape[0], -1)))
+        h = nn.elu(nn.Dense(int(self.hidden))(h.reshape(h.shape[0], -1)))
         return nn.Dense(1)(h)[:, 0]
