@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -n "${DISENTAX_CI_INSTALLED:-}" ] || python3 -m pip install -e ".[test,notebooks]"
-python3 -m pytest tests/notebooks -q -o addopts="-ra"
+python3 -m pytest tests/notebooks -q -o addopts="-ra" -n auto --dist load

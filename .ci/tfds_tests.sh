@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -n "${DISENTAX_CI_INSTALLED:-}" ] || python3 -m pip install -e ".[tfds,test]"
-python3 -m pytest tests/tfds -q -o addopts="-ra"
+python3 -m pytest tests/tfds -q -o addopts="-ra" -n auto --dist loadscope

@@ -108,8 +108,9 @@ def _cmd_train(args, overrides) -> int:
         print(f"{args.workdir} is already at step {result['step']} (config.num_steps={config.num_steps}); "
               "nothing to train: raise --config.num_steps to continue")
         return 0
-    print(f"trained {config.method} to step {result['step']}: loss {m.get('loss', float('nan')):.3f}, "
-          f"kl {m.get('kl', float('nan')):.3f}; run folder {args.workdir}")
+    kl = f", kl {m['kl']:.3f}" if "kl" in m else ""  # a VAE's; GANs and embeddings have none
+    print(f"trained {config.method} to step {result['step']}: loss {m.get('loss', float('nan')):.3f}{kl}; "
+          f"run folder {args.workdir}")
     return 0
 
 

@@ -40,7 +40,12 @@ METHOD_TINY: dict[str, dict] = {
     "icm": {"hp.num_experts": 3, "hp.features": 4, "hp.num_layers": 1, "hp.identity_steps": 2,
             "hp.critic_widths": (4, 4, 4), "hp.critic_hidden": 16,
             "hp.classifier_steps": 5, "batch_size": 8},
+    # Embeddings: 4 identities x 3 images, a conv trunk of width 4, small evaluation sets.
+    "f_statistic": {"hp.identities_per_batch": 4, "batch_size": 12, "hp.eval_images_per_identity": 4,
+                    "hp.auc_images": 128, "model.encoder": "conv", "model.conv_channels": (4, 4, 4, 4),
+                    "model.hidden": (16,), "model.latent_dim": 6},
 }
+METHOD_TINY["triplet"] = METHOD_TINY["f_statistic"]
 # The config file of each method (most are `<method>_dsprites`).
 CONFIG_FOR = {
     "mvae": "mvae_multi_dsprites",
@@ -50,6 +55,8 @@ CONFIG_FOR = {
     "dcgan": "dcgan_identity_sprites",
     "sd_gan": "sd_gan_identity_sprites",
     "icm": "icm_mechanism_digits",
+    "f_statistic": "f_statistic_identity_sprites",
+    "triplet": "triplet_identity_sprites",
 }
 
 

@@ -28,6 +28,11 @@ factor, chosen uniformly among the three, is shifted by a uniform nonzero offset
 by 1..7 modulo 8, the orientation by 1..period-1 steps modulo 8. So the two images of a pair
 always differ in pixels, not only in factors.
 
+`sample_identity_batch`: k identities drawn without replacement (from all, or from a fold's
+training identities), m images of each with uniform observation factors: the minibatches of the
+F-statistic loss (Ridgeway & Mozer 2018: 12 identities x up to 10 images). `identity_folds`
+splits the 54 identities into folds for cross-validation by identity.
+
 `sample_verification_pairs`: a class-balanced verification set: half same-identity pairs (from
 `sample_pairs`), half different-identity pairs (the second identity uniform among the 53 others,
 observation factors uniform), in an order shuffled by the key.
@@ -56,6 +61,8 @@ __all__ = [
     "ORIENTATION_INDEX",
     "SYMMETRY_PERIOD",
     "render_identity_sprites",
+    "identity_folds",
+    "sample_identity_batch",
     "sample_pairs",
     "sample_verification_pairs",
 ]
@@ -258,3 +265,45 @@ def sample_verification_pairs(dataset: IdentitySprites, key, num_pairs: int) -> 
         "factors2": jnp.concatenate([same["factors2"], d2]),
     }
     return {k: v[perm] for k, v in out.items()}
+
+
+def identity_folds(num_folds: int = 5, seed: int = 0, num_identities: int = NUM_IDENTITIES) -> list[np.ndarray]:
+    """The identities split into `num_folds` disjoint folds of near-equal size (sizes differ by at
+    most one: 11, 11, 11, 11, 10 for 54 into 5), by a permutation fixed by `seed`, each sorted.
+
+    Cross-validation by identity as Ridgeway & Mozer (2018) evaluate on sprites: fold f's
+    identities are held out, the others train. numpy, not jax: the split is part of the config.
+    """
+    if not isinstance(num_folds, numbers.Integral) or not 2 <= num_folds <= num_identities:
+        raise ValueError(f"num_folds must be an int in [2, {num_identities}], got {num_folds!r}")
+    perm = np.random.default_rng(seed).permutation(num_identities)
+    return [np.sort(part).astype(np.int32) for part in np.array_split(perm, num_folds)]
+
+
+def sample_identity_batch(dataset: IdentitySprites, key, num_identities: int, per_identity: int,
+                          identities=None) -> dict:
+    """`num_identities` distinct identities, `per_identity` images of each: [k * m] rows, identity-major.
+
+    Identities are drawn uniformly without replacement from `identities` (an int array of allowed
+    identity indices, e.g. a fold's training identities; default all 54); each image's observation
+    factors (orientation, position) are uniform and independent, so two images of an identity can
+    coincide (probability <= 1/128 per pair). Returns {"x": [k m, 64, 64, 3], "labels": [k m] int32
+    in 0..k-1 (the batch's own class ids, what the embedding losses take), "identity": [k m] int32
+    (the dataset's identity index), "factors": [k m, 6] int32}. Pure in `key`; jit with the counts
+    static.
+    """
+    if not isinstance(dataset, IdentitySprites):
+        raise ValueError(f"dataset must be an IdentitySprites, got {type(dataset).__name__}")
+    for name, v in (("num_identities", num_identities), ("per_identity", per_identity)):
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name} must be a positive python int (static under jit), got {v!r}")
+    pool = jnp.arange(NUM_IDENTITIES, dtype=jnp.int32) if identities is None else jnp.asarray(identities, jnp.int32)
+    if pool.ndim != 1 or pool.shape[0] < num_identities:
+        raise ValueError(f"need at least {num_identities} identities to draw from, got {pool.shape[0]}")
+    k, m = int(num_identities), int(per_identity)
+    k_ids, k_obs = jax.random.split(key)
+    chosen = jax.random.choice(k_ids, pool, (k,), replace=False)
+    identity = jnp.repeat(chosen, m)
+    factors = dataset.sample_factors(k_obs, k * m).at[:, :3].set(_identity_factors(identity))
+    return {"x": render_identity_sprites(factors), "labels": jnp.repeat(jnp.arange(k, dtype=jnp.int32), m),
+            "identity": identity, "factors": factors}

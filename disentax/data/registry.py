@@ -9,6 +9,7 @@ from disentax.data import tfds
 from disentax.data.coloured_dsprites import ColouredDSprites
 from disentax.data.digits import Digits
 from disentax.data.dsprites import DSprites
+from disentax.data.gaussian_blobs import GaussianBlobs
 from disentax.data.identities import IdentitySprites
 from disentax.data.mechanisms import MechanismDigits
 from disentax.data.multi_dsprites import MultiDSprites
@@ -53,6 +54,8 @@ register("coloured_dsprites", "procedural 32x32 coloured dSprites: shape, scale,
     ColouredDSprites)
 register("identity_sprites", "procedural 64x64 coloured sprites: 54 identities (shape, scale, colour) x "
          "orientation and position, for SD-GAN's same-identity pairs")(IdentitySprites)
+register("gaussian_blobs", "procedural 64x64 Gaussian blobs at 32 x 32 positions (Burgess et al. 2018, Fig. 2)")(
+    GaussianBlobs)
 register("digits", "scikit-learn's 1,797 real 8x8 handwritten digits, labelled (offline)")(lambda: Digits("train"))
 # Batches are dicts (canonical / transformed halves), not (images, factors): for the icm method.
 register("mechanism_digits", "the digits at 28x28, training split halved: canonical and under 10 mechanisms "

@@ -7,11 +7,22 @@
 The contract is documented in `disentax.methods.contract`; a method from another package registers
 through the `disentax.methods` entry-point group (`disentax.methods.registry`). The in-package
 families: `vae` (vae, beta_vae, annealed_vae, beta_tcvae, dip_vae_i, dip_vae_ii), `hfvae`,
-`factor_vae`, `gan` (dcgan, sd_gan), `icm`, `semi_supervised`, `ml_vae`, `mvae` (mvae, mvae_baseline) and `auxiliary`
-(auxiliary_vae, auxiliary_vae_clustering).
+`factor_vae`, `gan` (dcgan, sd_gan), `icm`, `semi_supervised`, `ml_vae`, `mvae` (mvae, mvae_baseline), `auxiliary`
+(auxiliary_vae, auxiliary_vae_clustering), `embedding` (f_statistic, triplet) and `factor_capacity`.
 """
 # The other families register themselves on import.
-from disentax.methods import auxiliary, factor_vae, gan, hfvae, icm, ml_vae, mvae, semi_supervised  # noqa: F401, E402
+from disentax.methods import (  # noqa: F401, E402
+    auxiliary,
+    embedding,
+    factor_capacity,
+    factor_vae,
+    gan,
+    hfvae,
+    icm,
+    ml_vae,
+    mvae,
+    semi_supervised,
+)
 from disentax.methods.common import concatenated, encoder_of, gaussian_code, images_only, vae_pictures
 from disentax.methods.contract import (
     Check,

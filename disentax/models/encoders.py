@@ -28,15 +28,39 @@ class ConvEncoder(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        h = x
-        for i, c in enumerate(self.channels):
-            h = nn.relu(Down(c, impl=self.downsample, name=f"Conv_{i}")(h))
-        h = h.reshape(h.shape[0], -1)
-        for width in self.hidden:
-            h = nn.relu(nn.Dense(width)(h))
+        h = _conv_trunk(x, self.channels, self.hidden, self.downsample)  # first: Flax names layers as built
         out = nn.Dense(2 * self.latent_dim)(h)
         mu, logvar = jnp.split(out, 2, axis=-1)
         return mu, logvar
+
+
+def _conv_trunk(x, channels, hidden, downsample):
+    """Strided 4x4 convolutions then dense layers, ReLU throughout; called inside a compact module,
+    so the layers are that module's (Conv_i, Dense_j)."""
+    h = x
+    for i, c in enumerate(channels):
+        h = nn.relu(Down(c, impl=downsample, name=f"Conv_{i}")(h))
+    h = h.reshape(h.shape[0], -1)
+    for width in hidden:
+        h = nn.relu(nn.Dense(width)(h))
+    return h
+
+
+class ConvEmbedding(nn.Module):
+    """The `ConvEncoder` trunk with a deterministic head: images -> an embedding [B, dim].
+
+    What the supervised embedding losses (`disentax.objectives.embedding`) train.
+    """
+
+    dim: int = 22
+    channels: Sequence[int] = (32, 32, 32, 32)
+    hidden: Sequence[int] = (256, 256)
+    downsample: str = "conv"
+
+    @nn.compact
+    def __call__(self, x):
+        h = _conv_trunk(x, self.channels, self.hidden, self.downsample)
+        return nn.Dense(self.dim)(h)
 
 
 class MLPEncoder(nn.Module):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import flax.linen as nn
+import jax.numpy as jnp
 
 from disentax import distributions as dist
 from disentax.models import layers
@@ -35,6 +36,26 @@ class VAE(nn.Module):
         mu, logvar = self.encoder(x)
         z = dist.gaussian_sample(key, mu, logvar)
         return {"mu": mu, "logvar": logvar, "z": z, "out": self.decoder(z)}
+
+
+class FactorEncoder(nn.Module):
+    """q(z|f) of Burgess et al. (2018), Sec. 4.3 (Eq. 7): one latent per ground-truth factor,
+    z_k = w_k f_k + σ_k ε_k, each factor scaled by a learned w_k and given learned noise σ_k.
+
+    Takes standardised factors f [B, K] (zero mean, unit variance over the factor grid) and returns
+    (mu, logvar) = (w ⊙ f, 2 log σ), so a `VAE` with this encoder is the paper's factor-conditioned
+    generator. w starts at `init_scale` and σ at 1: q(z|f) starts next to the prior (KL ≈ 0), below
+    the first target capacity.
+    """
+
+    num_factors: int
+    init_scale: float = 0.01
+
+    @nn.compact
+    def __call__(self, f):
+        w = self.param("scale", nn.initializers.constant(self.init_scale), (self.num_factors,))
+        log_sigma = self.param("log_noise", nn.initializers.zeros, (self.num_factors,))
+        return w * f, jnp.broadcast_to(2 * log_sigma, f.shape)
 
 
 ENCODERS = ("conv", "mlp")

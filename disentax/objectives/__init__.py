@@ -20,6 +20,7 @@ from disentax.objectives.elbo import (
     reconstruction_log_likelihood,
     reconstruction_mean,
 )
+from disentax.objectives.embedding import f_statistic_loss, triplet_loss
 from disentax.objectives.factor import (
     discriminator_tc,
     factor_vae_discriminator_loss,
@@ -60,4 +61,6 @@ __all__ = [
     "wgan_generator_loss",
     "wgan_gp_critic_loss",
     "winner_take_all_loss",
+    "f_statistic_loss",
+    "triplet_loss",
 ]

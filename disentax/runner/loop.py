@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -270,7 +269,7 @@ def _train(config, workdir: Path, finish: bool, stop: GracefulStop, cleanup: con
         t_last, step_last = now, step
         writer.write(step, values)
         if bar is not None:
-            bar.set_postfix(loss=f"{values['loss']:.2f}", kl=f"{values.get('kl', math.nan):.2f}")
+            bar.set_postfix(loss=f"{values['loss']:.2f}", **({"kl": f"{values['kl']:.2f}"} if "kl" in values else {}))
 
     def save_on_the_way_out():
         """The last consistent step: its row (if due) and its checkpoint; None if there is nothing new
