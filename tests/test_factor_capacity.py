@@ -10,7 +10,7 @@ import pytest
 from disentax import distributions as dist
 from disentax.evaluation.capacity import capacity_onsets, factor_kl, standardise_factors
 from disentax.methods.factor_capacity import logged_capacity_curve
-from disentax.models.vae import FactorEncoder
+from disentax.models.vae import FactorEncoder, log_noise
 from disentax.runner import loop
 
 from helpers import tiny_config
@@ -27,18 +27,19 @@ def test_standardised_factors_have_zero_mean_and_unit_variance_over_the_grid():
 def test_factor_kl_is_the_average_gaussian_kl_over_every_factor_value():
     sizes = [3, 7, 1]
     enc = FactorEncoder(3)
-    params = {"scale": jnp.array([0.7, 2.5, 1.3]), "log_noise": jnp.array([-1.2, 0.4, -3.0])}
+    params = {"scale": jnp.array([0.7, 2.5, 1.3]), "noise": jnp.array([-1.2, 0.4, 3.0])}
     exact = []
     for k, s in enumerate(sizes):
         f = np.zeros((s, 3), np.float32)
         f[:, k] = np.arange(s)
         mu, logvar = enc.apply({"params": params}, standardise_factors(jnp.asarray(f), sizes))
         exact.append(float(np.mean(np.asarray(dist.gaussian_kl(mu, logvar))[:, k])))
-    got = factor_kl(params["scale"], params["log_noise"], [1.0, 1.0, 0.0])
+    got = factor_kl(params["scale"], log_noise(params["noise"]), [1.0, 1.0, 0.0])
     np.testing.assert_allclose(got, exact, rtol=1e-5)
     # At the initial state q(z|f) sits next to the prior: under the first target of 0.5 nats.
     init = FactorEncoder(5).init(jax.random.PRNGKey(0), jnp.zeros((2, 5)))["params"]
-    assert factor_kl(init["scale"], init["log_noise"]).sum() < 1e-3
+    assert factor_kl(init["scale"], log_noise(init["noise"])).sum() < 1e-3
+    assert float(jnp.max(log_noise(jnp.array([-30.0, 0.0, 30.0])))) <= 0  # σ never above the prior's
 
 
 def test_capacity_onsets_are_the_first_capacity_over_the_threshold():

@@ -40,7 +40,16 @@ from disentax import viz
 from disentax.data import identities
 from disentax.errors import ConfigError
 from disentax.evaluation.retrieval import auc_per_dimension, best_dimension_auc, recall_at_k
-from disentax.methods.contract import Code, Hyperparameter, Method, MethodSpec, at_least, greater_than, positive_ints
+from disentax.methods.contract import (
+    Code,
+    Hyperparameter,
+    Method,
+    MethodSpec,
+    at_least,
+    greater_than,
+    hp_value,
+    positive_ints,
+)
 from disentax.methods.registry import need, register
 from disentax.models import layers
 from disentax.models.encoders import ConvEmbedding
@@ -105,7 +114,7 @@ def _build(config, dataset) -> Method:
         def objective(z, labels):
             return f_statistic_loss(z, labels, k, d)
     else:
-        margin = float(hp.margin)
+        margin = hp_value(hp.margin)  # a traced value in a sweep
 
         def objective(z, labels):
             return triplet_loss(z, labels, margin)
