@@ -76,7 +76,7 @@ def plot(summary: dict, path: Path) -> None:
         ax.hist(s["aucs"], bins=bins, alpha=0.55, label=f"{loss} ({len(s['aucs'])} AUCs)")
     ax.set_xlabel("AUC of the best single dimension for an attribute value")
     ax.set_ylabel("count")
-    ax.set_title("Attribute values predicted by single dimensions (cf. Ridgeway & Mozer, Fig. 3)")
+    ax.set_title("Best single-dimension AUC per attribute value (cf. Ridgeway & Mozer, Fig. 3)", fontsize=9)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
