@@ -4,12 +4,17 @@ Each is an objective `objective(x, outputs, step) -> (loss, aux)` over the outpu
 module (`mu`, `logvar`, `z`, `out`), turned into a `Method` by `vae_method`. Every step also logs
 the batch's ELBO decomposition (mutual information, total correlation, dimension-wise KL; Chen et
 al. (2018), Esmaeili et al. (2019), Fig. 1), which sums to the batch's sampled KL.
+
+DIP-VAE with `covariance="running"` carries its covariance estimate from step to step in
+`TrainState.extra["dip_covariance"]` (as FactorVAE keeps its discriminator there), so it is
+checkpointed with the parameters.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Mapping
 
 import jax
+import jax.numpy as jnp
 
 from disentax import estimators, objectives
 from disentax.errors import ConfigError
@@ -21,9 +26,10 @@ from disentax.methods.common import (
     images_only,
     vae_pictures,
 )
-from disentax.methods.contract import Hyperparameter, Method, MethodSpec, at_least, hp_value, one_of
+from disentax.methods.contract import Check, Hyperparameter, Method, MethodSpec, at_least, hp_value, one_of
 from disentax.methods.registry import need, register
 from disentax.models import build_vae
+from disentax.objectives.dip import DIP_COVARIANCES, DIP_RUNNING_MOMENTUM
 from disentax.train.optim import make_optimizer
 from disentax.train.step import TrainState, make_train_step
 
@@ -45,26 +51,47 @@ def logged_decomposition(config, dataset, encode: Callable) -> Callable | None:
     return decomposition_probe(encode, dataset, points) if points else None
 
 
-def init_vae_state(model, tx, key, x) -> TrainState:
-    """Parameters from `key` on an example batch `x` (one split draws the init sample), and `tx`'s state."""
+def init_vae_state(model, tx, key, x, held: Mapping | None = None) -> TrainState:
+    """Parameters from `key` on an example batch `x` (one split draws the init sample), and `tx`'s
+    state; `held` (arrays an objective carries between steps) goes into `TrainState.extra`."""
     init_key, sample_key = jax.random.split(key)
-    return TrainState.create(model.init(init_key, x, sample_key)["params"], tx)
+    return TrainState.create(model.init(init_key, x, sample_key)["params"], tx, **dict(held or {}))
 
 
-def vae_loss(model, objective: Callable) -> Callable:
-    """`loss_fn(params, x, key, state)` for `make_train_step`: encode, sample, decode, `objective`."""
+HELD = "held"  # the key of the outputs that carries a stateful objective's new `extra`
+
+
+def vae_loss(model, objective: Callable, stateful: bool = False) -> Callable:
+    """`loss_fn(params, x, key, state)` for `make_train_step`: encode, sample, decode, `objective`.
+
+    `stateful`: `objective(x, outputs, step, extra) -> (loss, aux, new_extra)` reads the pre-step
+    `state.extra`; the new one rides in the outputs under `HELD` for `update_held` to store.
+    """
 
     def loss_fn(params, x, key, state):
         outputs = model.apply({"params": params}, x, key)
-        loss, aux = objective(x, outputs, state.step)
-        return loss, (aux, outputs)
+        if not stateful:
+            loss, aux = objective(x, outputs, state.step)
+            return loss, (aux, outputs)
+        loss, aux, held = objective(x, outputs, state.step, state.extra)
+        return loss, (aux, {**outputs, HELD: held})
 
     return loss_fn
 
 
+def update_held(state, outputs, batch, key):
+    """`update_extra` of `make_train_step` for a stateful objective: its new `extra`, no metrics."""
+    return outputs[HELD], {}
+
+
 def vae_method(config, dataset, objective: Callable, *, model=None, diagnostics: Callable | None | str = "default",
-               tx=None, diagnose: Callable | None | str = "default") -> Method:
+               tx=None, diagnose: Callable | None | str = "default", held: Mapping | None = None) -> Method:
     """A single-network VAE method from `objective(x, outputs, step) -> (loss, aux)`.
+
+    `held`: the initial values of arrays the objective carries from step to step (a running
+    estimate, say). They live in `TrainState.extra`, so checkpoints hold them and a resumed run
+    continues bit for bit; the objective is then `objective(x, outputs, step, extra) -> (loss,
+    aux, new_extra)`, pure, reading the pre-step values.
 
     `model` defaults to the VAE of `config.model` (`disentax.models.build_vae`); its `encode(x)`
     returns (mu, logvar) of `config.model.latent_dim` dimensions: the code scored (the posterior
@@ -83,8 +110,9 @@ def vae_method(config, dataset, objective: Callable, *, model=None, diagnostics:
         model=model,
         dataset=dataset,
         # One compilation instead of op-by-op dispatch of every initialiser (seconds on CPU).
-        init_state=jax.jit(lambda key, x: init_vae_state(model, tx, key, x)),
-        train_step=make_train_step(vae_loss(model, objective), tx, diagnostics=diagnostics),
+        init_state=jax.jit(lambda key, x: init_vae_state(model, tx, key, x, held)),
+        train_step=make_train_step(vae_loss(model, objective, stateful=held is not None), tx, diagnostics=diagnostics,
+                                   update_extra=None if held is None else update_held),
         sample_batch=images_only(dataset),
         codes={"z": gaussian_code(encode, (("z", dim),), "the encoder means μ(x) of q(z|x)")},
         pictures=vae_pictures(config, dataset, model),
@@ -151,11 +179,24 @@ def _dip(variant):
         hp = config[config.method]
         kw = dict(lambda_od=hp_value(hp.lambda_od), lambda_d=hp_value(hp.lambda_d), variant=variant,
                   likelihood=config.model.likelihood)
+        if hp.covariance == "batch":
+            def objective(x, o, step):
+                return objectives.dip_vae(x, o["out"], o["mu"], o["logvar"], **kw)
 
-        def objective(x, o, step):
-            return objectives.dip_vae(x, o["out"], o["mu"], o["logvar"], **kw)
+            return vae_method(config, dataset, objective)
 
-        return vae_method(config, dataset, objective)
+        momentum, dim = hp_value(hp.covariance_momentum), int(config.model.latent_dim)
+
+        def running(x, o, step, extra):
+            # No estimate exists before the first batch: step 0 takes its covariance as it is
+            # (m = 0) rather than averaging in a made-up start (zeros or the identity).
+            m = jnp.where(step > 0, momentum, 0.0)
+            loss, aux = objectives.dip_vae(x, o["out"], o["mu"], o["logvar"], previous=extra["dip_covariance"],
+                                           momentum=m, **kw)
+            # The [D, D] estimate is state, not a metric to log.
+            return loss, aux, {**extra, "dip_covariance": aux.pop("dip_covariance")}
+
+        return vae_method(config, dataset, running, held={"dip_covariance": jnp.zeros((dim, dim), jnp.float32)})
 
     return build
 
@@ -201,6 +242,17 @@ BETA_TCVAE = register(MethodSpec(
 ))
 _DIP_LAMBDA_OD = Hyperparameter("lambda_od", 10.0, "weight of the squared off-diagonal covariance entries",
                                 "Kumar et al. (2018); in disentanglement_lib's sweep 1, 2, 5, 10, 20, 50", NONNEG)
+_DIP_COVARIANCE = (
+    Hyperparameter("covariance", "batch", "the penalised covariance: batch (the current minibatch's) or running "
+                   "(C_t = m·stop_gradient(C_{t−1}) + (1 − m)·C_batch, the gradient through this batch only; "
+                   "it scales the penalty's gradient by 1 − m)",
+                   "batch: disentanglement_lib; running: Kumar et al. (2018), workshop version, Sec. 2.2",
+                   one_of(*DIP_COVARIANCES)),
+    Hyperparameter("covariance_momentum", DIP_RUNNING_MOMENTUM,
+                   "weight m of the previous estimate when covariance=running (about 1/(1 − m) minibatches averaged)",
+                   "chosen here (the paper gives none): see disentax.objectives.dip.DIP_RUNNING_MOMENTUM",
+                   Check(lambda v: 0 <= v < 1, "in [0, 1)")),
+)
 DIP_VAE_I = register(MethodSpec(
     name="dip_vae_i", build=_dip("i"), paper="Kumar et al. (2018)",
     summary="ELBO + penalty pushing Cov_x[μ(x)] to the identity (Eq. 5)",
@@ -208,6 +260,7 @@ DIP_VAE_I = register(MethodSpec(
         _DIP_LAMBDA_OD,
         Hyperparameter("lambda_d", 100.0, "weight of the squared diagonal deviations from 1",
                        "Kumar et al. (2018), Sec. 3: λ_d = 10·λ_od in all experiments", NONNEG),
+        *_DIP_COVARIANCE,
     ),
 ))
 DIP_VAE_II = register(MethodSpec(
@@ -217,8 +270,9 @@ DIP_VAE_II = register(MethodSpec(
         _DIP_LAMBDA_OD,
         Hyperparameter("lambda_d", 10.0, "weight of the squared diagonal deviations from 1",
                        "disentanglement_lib's DIP-VAE-II setting (λ_d = λ_od)", NONNEG),
+        *_DIP_COVARIANCE,
     ),
 ))
 
-__all__ = ["DIAGNOSTICS_ESTIMATOR", "TRAIN_ESTIMATORS", "decomposition_diagnostics", "init_vae_state", "logged_decomposition",
-           "vae_loss", "vae_method"]
+__all__ = ["DIAGNOSTICS_ESTIMATOR", "HELD", "TRAIN_ESTIMATORS", "decomposition_diagnostics", "init_vae_state",
+           "logged_decomposition", "update_held", "vae_loss", "vae_method"]
