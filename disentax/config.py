@@ -32,7 +32,7 @@ from disentax.train.optim import OPTIMIZERS
 
 __all__ = [
     "ConfigError", "OPTIMIZERS", "apply_overrides", "base_config", "from_dict", "get", "load_config_file",
-    "shared_config", "sibling_config", "to_dict", "validate", "with_method",
+    "shared_config", "sibling_config", "to_dict", "validate", "with_method", "with_new_hyperparameters",
 ]
 
 
@@ -332,6 +332,37 @@ def get(path_or_name: str, overrides: Iterable[str] = ()) -> ml_collections.Conf
 
 def to_dict(config: ml_collections.ConfigDict) -> dict:
     return config.to_dict()
+
+
+def with_new_hyperparameters(config: ml_collections.ConfigDict) -> list[str]:
+    """Give `config` (a saved run's) the method's hyperparameters declared after it was written, at
+    their defaults, in place; returns the dotted keys added.
+
+    A hyperparameter a method gains keeps the old behaviour at its default (e.g.
+    `dip_vae_i.covariance="batch"`), so an older run still restores and scores as it trained.
+    """
+    if not isinstance(config.get("method"), str):
+        return []
+    try:
+        spec = methods.get_spec(config.method)
+    except ConfigError:
+        return []
+    if not spec.hyperparameters or not isinstance(config.get(spec.name), ml_collections.ConfigDict):
+        return []
+    present = flatten(config[spec.name])
+    added = []
+    for h in spec.hyperparameters:
+        if h.name not in present:
+            node = config[spec.name]
+            *path, leaf = h.name.split(".")
+            with node.unlocked():
+                for part in path:  # a nested group added with it
+                    if part not in node:
+                        node[part] = ml_collections.ConfigDict()
+                    node = node[part]
+                node[leaf] = h.default
+            added.append(f"config.{spec.name}.{h.name}")
+    return added
 
 
 def from_dict(values: dict) -> ml_collections.ConfigDict:

@@ -79,3 +79,21 @@ def test_unknown_metric_lists_allowed(run_dir, capsys):
     err = capsys.readouterr().err
     assert ("unknown metric 'bogus'; allowed: mig, dci, sap, modularity, beta_vae, factor_vae, information, mig_exact, "
             "irs, dci_es, infomec, mcc, unsupervised, downstream (or all)") in err
+
+
+def test_a_run_saved_before_a_hyperparameter_existed_restores_at_its_default(tmp_path):
+    import json
+
+    from disentax.runner.restore import restore_run
+
+    from helpers import tiny_config, untrained_run
+
+    untrained_run(tiny_config("dip_vae_i"), tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    for key in ("covariance", "covariance_momentum"):  # as a run from before they were added
+        del saved["dip_vae_i"][key]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    notes = []
+    config, method, _, state = restore_run(tmp_path, note=notes.append)
+    assert config.dip_vae_i.covariance == "batch" and int(state.step) == 0
+    assert len(notes) == 1 and "config.dip_vae_i.covariance, config.dip_vae_i.covariance_momentum" in notes[0]

@@ -46,6 +46,9 @@ def restore_run(workdir, step: int | None = None, note=None):
                                        "(train one with `disentax train`)")
             raise RunNotFoundError(f"{path} is not a readable config, and no checkpoint carries one")
         config = cfg.from_dict(values)
+        added = cfg.with_new_hyperparameters(config)
+        if added and note is not None:
+            note(f"{path} predates {', '.join(added)}: using the default (the behaviour it was trained with)")
         try:
             cfg.validate(config)
         except ConfigError as e:
