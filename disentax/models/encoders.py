@@ -49,7 +49,9 @@ def _conv_trunk(x, channels, hidden, downsample):
 class ConvEmbedding(nn.Module):
     """The `ConvEncoder` trunk with a deterministic head: images -> an embedding [B, dim].
 
-    What the supervised embedding losses (`disentax.objectives.embedding`) train.
+    What the supervised embedding losses (`disentax.objectives.embedding`) train. The head has no
+    bias: those losses are invariant to a shift of the embedding, so a bias would get only rounding
+    noise as its gradient, which Adam scales up to full-size steps.
     """
 
     dim: int = 22
@@ -60,7 +62,7 @@ class ConvEmbedding(nn.Module):
     @nn.compact
     def __call__(self, x):
         h = _conv_trunk(x, self.channels, self.hidden, self.downsample)
-        return nn.Dense(self.dim)(h)
+        return nn.Dense(self.dim, use_bias=False)(h)
 
 
 class MLPEncoder(nn.Module):

@@ -55,9 +55,9 @@ def _one_step_both_ways(c):
     return (s1, m1), (s8, m8)
 
 
-# sd_gan: at XLA:CPU optimisation levels 1 (the suite's) and 2 one metric of the 8-device step differs from the 1-device
-# step by 1.5e-3 (relative); at -O0 it agrees. Not yet explained (batch norm over pairs is the
-# suspect): marked, not hidden, until it is.
+# sd_gan: at XLA:CPU optimisation levels 1 and 2 one metric of the 8-device step differs from the 1-device
+# step by 1.5e-3 (relative); at -O0, the suite's level, it agrees (XPASS). Not yet explained (batch
+# norm over pairs is the suspect): marked, not hidden, until it is.
 _SHARDED = [pytest.param(m, marks=pytest.mark.xfail(reason="sd_gan: 1.5e-3 metric difference at -O1/-O2, open",
                                                     strict=False)) if m == "sd_gan" else m
             for m in methods.available()]
