@@ -353,14 +353,7 @@ def with_new_hyperparameters(config: ml_collections.ConfigDict) -> list[str]:
     added = []
     for h in spec.hyperparameters:
         if h.name not in present:
-            node = config[spec.name]
-            *path, leaf = h.name.split(".")
-            with node.unlocked():
-                for part in path:  # a nested group added with it
-                    if part not in node:
-                        node[part] = ml_collections.ConfigDict()
-                    node = node[part]
-                node[leaf] = h.default
+            set_path(config[spec.name], h.name, h.default, create=True)  # with any nested group added with it
             added.append(f"config.{spec.name}.{h.name}")
     return added
 

@@ -39,7 +39,7 @@ import numpy as np
 from disentax import viz
 from disentax.data import identities
 from disentax.errors import ConfigError
-from disentax.evaluation.retrieval import auc_per_dimension, best_dimension_auc, recall_at_k
+from disentax.evaluation.retrieval import best_dimension_auc, dimension_aucs, nearest_neighbours, recall_at_k
 from disentax.methods.contract import (
     Code,
     Hyperparameter,
@@ -191,25 +191,17 @@ def _pictures(dataset, embed, held_ids, queries: int = 8, neighbours: int = 6, p
         z = embed(params, f)
         x = np.asarray(identities.render_identity_sprites(jnp.asarray(f)))
         ids = np.repeat(held_ids, per_identity)
-        dist = np.sum((z[:, None] - z[None]) ** 2, -1)
-        np.fill_diagonal(dist, np.inf)
-        rows = []
-        for q in np.linspace(0, len(f) - 1, queries).astype(int):
-            near = np.argsort(dist[q], kind="stable")[:neighbours]
-            rows.append([x[q]] + [_framed(x[j], ids[j] == ids[q]) for j in near])
+        near = nearest_neighbours(z, neighbours)
+        rows = [[x[q]] + [_framed(x[j], ids[j] == ids[q]) for j in near[q]]
+                for q in np.linspace(0, len(f) - 1, queries).astype(int)]
         paths = [workdir / "retrieval.png", workdir / "dimension_auc.png"]
         viz.image_grid(rows).save(paths[0])
 
         f_all = np.asarray(dataset.sample_factors(k_auc, 2048))
         z_all = embed(params, f_all)
-        labels, grid = [], []
-        for j, (name, size) in enumerate(zip(identities.IDENTITY_FACTORS, identities.IDENTITY_SIZES)):
-            for v in range(size):
-                a = auc_per_dimension(z_all, f_all[:, j] == v)
-                grid.append(np.maximum(a, 1 - a))
-                labels.append(f"{name}={v}")
+        labels, grid = dimension_aucs(z_all, f_all[:, :3], identities.IDENTITY_FACTORS, identities.IDENTITY_SIZES)
         fig, ax = plt.subplots(figsize=(0.35 * z.shape[1] + 2, 0.3 * len(labels) + 1.2))
-        im = ax.imshow(np.array(grid), vmin=0.5, vmax=1.0, cmap="viridis", aspect="auto")
+        im = ax.imshow(grid, vmin=0.5, vmax=1.0, cmap="viridis", aspect="auto")
         ax.set_yticks(range(len(labels)), labels)
         ax.set_xticks(range(z.shape[1]))
         ax.set_xlabel("embedding dimension")

@@ -173,13 +173,17 @@ def flatten(group, prefix: str = "") -> dict:
     return out
 
 
-def set_path(group: ml_collections.ConfigDict, dotted: str, value: Any) -> None:
-    """`group.a.b = value` for `dotted` = "a.b"; a missing group on the way is a one-line ConfigError."""
+def set_path(group: ml_collections.ConfigDict, dotted: str, value: Any, create: bool = False) -> None:
+    """`group.a.b = value` for `dotted` = "a.b"; a missing group on the way is a one-line ConfigError,
+    or, with `create`, made empty."""
     *path, leaf = dotted.split(".")
     node = group
     for part in path:
         if part not in node:
-            raise ConfigError(f"unknown config key 'config.{dotted}'")
+            if not create:
+                raise ConfigError(f"unknown config key 'config.{dotted}'")
+            with node.unlocked():
+                node[part] = ml_collections.ConfigDict()
         node = node[part]
     with node.unlocked():
         node[leaf] = value
