@@ -51,7 +51,8 @@ Restores the run's latest checkpoint, scores the method's code (its default one 
 another; `disentax list` and the first printed line say which dimensions hold what) with the metrics
 that apply to its dataset, writes DIR/metrics.json and prints tables. Default metrics:
 mig, dci, sap, modularity, beta_vae, factor_vae, information, irs, infomec, mcc, unsupervised;
-the slow ones run when named, or with --metrics all: mig_exact, dci_es, downstream.
+the slow ones run when named, or with --metrics all: mig_exact, dci_es, downstream; so does
+beta_vae_changed (the β-VAE metric with pairs that differ in one factor).
 --dci-importance lightgbm (~19x faster than disentanglement_lib's gbt) also makes downstream use LightGBM.
 Codes from another framework: python -m disentax.metrics CODES.npy FACTORS.npy.
 

@@ -52,6 +52,9 @@ def shared_config() -> ml_collections.ConfigDict:
             hidden=(256, 256),
             mlp_hidden=(1200, 1200),
             likelihood="bernoulli",
+            # > 0: a denoising autoencoder, its encoder fed images with up to this fraction of the
+            # pixels flipped (salt and pepper; Peychev et al. (2018) use 0.2). Single-network VAEs.
+            salt_and_pepper=0.0,
             # How the conv model's stride-2 layers are computed: the same function and parameters
             # either way (disentax.models.layers); "auto" = fastest measured on the backend.
             upsample="auto",  # auto | conv_transpose | subpixel | matmul | col2im | gemm | adjoint
@@ -298,6 +301,9 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
         value = config.model.get(kind, "auto")
         _require(value == "auto" or value in allowed,
                  f"config.model.{kind}={value!r} is unknown; allowed: auto, {', '.join(allowed)}")
+    noise = config.model.get("salt_and_pepper", 0.0)
+    _require(isinstance(noise, (int, float)) and 0.0 <= noise <= 1.0,
+             f"config.model.salt_and_pepper must be a fraction in [0, 1], got {noise!r}")
     _require(config.model.latent_dim >= 1, f"config.model.latent_dim must be >= 1, got {config.model.latent_dim}")
     _require(config.optimizer.name in OPTIMIZERS,
              f"config.optimizer.name={config.optimizer.name!r} is unknown; allowed: {', '.join(OPTIMIZERS)}")

@@ -61,6 +61,16 @@ def split_indices(test_fraction: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
 
 
+def _stratified_subset(idx: np.ndarray, labels: np.ndarray, fraction: float) -> np.ndarray:
+    """round(fraction · n_c) of each class's positions in `idx`, by a fixed shuffle; sorted."""
+    rng = np.random.default_rng(_SPLIT_SEED + 1)
+    out = []
+    for c in range(NUM_CLASSES):
+        members = rng.permutation(idx[labels[idx] == c])
+        out.append(members[: max(1, int(round(fraction * members.size)))])
+    return np.sort(np.concatenate(out))
+
+
 class Digits:
     """One split of the scikit-learn digits, with the sampling interface of the ground-truth datasets.
 
@@ -76,16 +86,21 @@ class Digits:
     num_factors = 1
     image_shape = IMAGE_SHAPE
 
-    def __init__(self, split: str = "train", test_fraction: float = 0.2):
+    def __init__(self, split: str = "train", test_fraction: float = 0.2, keep_fraction: float = 1.0):
         if split not in SPLITS:
             raise ValueError(f"unknown digits split {split!r}; allowed: {', '.join(SPLITS)}")
+        if not 0.0 < keep_fraction <= 1.0:
+            raise ValueError(f"keep_fraction must be in (0, 1], got {keep_fraction}")
         images, labels = load_digits_arrays()
         if split == "all":
             idx = np.arange(NUM_IMAGES)
         else:
             idx = split_indices(float(test_fraction))[0 if split == "train" else 1]
+        if keep_fraction < 1.0:
+            idx = _stratified_subset(idx, labels, float(keep_fraction))
         self.split = split
         self.test_fraction = float(test_fraction)
+        self.keep_fraction = float(keep_fraction)
         self.indices = idx  # positions in the full 1,797-image array
         self.np_images = images[idx]
         self.np_labels = labels[idx]

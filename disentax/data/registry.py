@@ -13,6 +13,7 @@ from disentax.data.gaussian_blobs import GaussianBlobs
 from disentax.data.identities import IdentitySprites
 from disentax.data.mechanisms import MechanismDigits
 from disentax.data.multi_dsprites import MultiDSprites
+from disentax.data.three_shapes import ThreeShapes
 from disentax.errors import MissingExtraError
 
 _FACTORIES: dict[str, Callable] = {}
@@ -56,7 +57,12 @@ register("identity_sprites", "procedural 64x64 coloured sprites: 54 identities (
          "orientation and position, for SD-GAN's same-identity pairs")(IdentitySprites)
 register("gaussian_blobs", "procedural 64x64 Gaussian blobs at 32 x 32 positions (Burgess et al. 2018, Fig. 2)")(
     GaussianBlobs)
+register("three_shapes", "procedural 64x64 square / ellipse / triangle at 16 x 16 positions, 6 scales, 60 "
+         "rotations; duplicates removed, training split of 70:15:15 (Peychev et al. 2018)")(ThreeShapes)
 register("digits", "scikit-learn's 1,797 real 8x8 handwritten digits, labelled (offline)")(lambda: Digits("train"))
+for _percent in (10, 30):  # the training-set sizes of Peychev et al. (2018), Fig. 2
+    register(f"digits_{_percent}pct", f"a stratified {_percent} % of the digits training split (Peychev et al. "
+             "2018, Fig. 2)")(lambda p=_percent: Digits("train", keep_fraction=p / 100))
 # Batches are dicts (canonical / transformed halves), not (images, factors): for the icm method.
 register("mechanism_digits", "the digits at 28x28, training split halved: canonical and under 10 mechanisms "
          "(translations, inversion, noise), for icm")(lambda: MechanismDigits("train"))

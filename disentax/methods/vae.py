@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from disentax import estimators, objectives
+from disentax.data import corruption
 from disentax.errors import ConfigError
 from disentax.methods.common import (
     DIAGNOSTICS_ESTIMATOR,
@@ -61,15 +62,23 @@ def init_vae_state(model, tx, key, x, held: Mapping | None = None) -> TrainState
 HELD = "held"  # the key of the outputs that carries a stateful objective's new `extra`
 
 
-def vae_loss(model, objective: Callable, stateful: bool = False) -> Callable:
+def vae_loss(model, objective: Callable, stateful: bool = False, salt_and_pepper: float = 0.0) -> Callable:
     """`loss_fn(params, x, key, state)` for `make_train_step`: encode, sample, decode, `objective`.
 
     `stateful`: `objective(x, outputs, step, extra) -> (loss, aux, new_extra)` reads the pre-step
     `state.extra`; the new one rides in the outputs under `HELD` for `update_held` to store.
+    `salt_and_pepper` > 0 makes it a denoising autoencoder: the encoder sees x with up to that
+    fraction of its pixels flipped (`disentax.data.corruption.salt_and_pepper`), the objective
+    scores the reconstruction of the clean x (Peychev et al. (2018), Sec. 3.1.3).
     """
+    noise = float(salt_and_pepper)
 
     def loss_fn(params, x, key, state):
-        outputs = model.apply({"params": params}, x, key)
+        seen = x
+        if noise > 0:  # only then is the key split, so a plain model's draws stay as they were
+            key, k_noise = jax.random.split(key)
+            seen = corruption.salt_and_pepper(k_noise, x, noise)
+        outputs = model.apply({"params": params}, seen, key)
         if not stateful:
             loss, aux = objective(x, outputs, state.step)
             return loss, (aux, outputs)
@@ -111,7 +120,8 @@ def vae_method(config, dataset, objective: Callable, *, model=None, diagnostics:
         dataset=dataset,
         # One compilation instead of op-by-op dispatch of every initialiser (seconds on CPU).
         init_state=jax.jit(lambda key, x: init_vae_state(model, tx, key, x, held)),
-        train_step=make_train_step(vae_loss(model, objective, stateful=held is not None), tx, diagnostics=diagnostics,
+        train_step=make_train_step(vae_loss(model, objective, stateful=held is not None,
+                                            salt_and_pepper=config.model.get("salt_and_pepper", 0.0)), tx, diagnostics=diagnostics,
                                    update_extra=None if held is None else update_held),
         sample_batch=images_only(dataset),
         codes={"z": gaussian_code(encode, (("z", dim),), "the encoder means μ(x) of q(z|x)")},

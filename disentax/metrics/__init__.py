@@ -18,7 +18,7 @@ evaluate`` calls), :func:`evaluate_arrays` on codes and factors already computed
 disentax.metrics CODES.npy FACTORS.npy`` does the latter from the command line, for codes of any
 framework.
 """
-from disentax.metrics.beta_vae import beta_vae_score
+from disentax.metrics.beta_vae import beta_vae_changed_score, beta_vae_score
 from disentax.metrics.clustering import clustering_accuracy
 from disentax.metrics.correlation import cvr, mapc, tdv, ud90
 from disentax.metrics.dci import (
@@ -64,6 +64,7 @@ __all__ = [
     "METRICS_VERSION",
     "abs_correlation_matrix",
     "aggregate_entropy",
+    "beta_vae_changed_score",
     "beta_vae_score",
     "clustering_accuracy",
     "cvr",

@@ -12,6 +12,9 @@ with default settings. A perfectly disentangled code scores 1, an uninformative 
 1 / (number of factors) (chance), not 0. The metric cannot see a factor that no code captures:
 its pairs simply have no zero coordinate, which is itself a recognisable pattern (Kim & Mnih's
 critique; see :mod:`disentax.metrics.factor_vae`).
+
+`beta_vae_changed_score` is the metric's earlier form (Higgins et al. 2016), in which a pair's two
+images differ in one factor instead of sharing one; Peychev et al. (2018) score their β sweep with it.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ import numpy as np
 
 from disentax.metrics.utils import encode_batches, host_stream, on_host, require_factors
 
-__all__ = ["beta_vae_score"]
+__all__ = ["beta_vae_changed_score", "beta_vae_score"]
 
 
 def _pair_factors(dataset: Any, batch_size: int, points: int, key: jax.Array):
@@ -46,13 +49,38 @@ def _pair_features(codes: jax.Array, batch_size: int, points: int) -> jax.Array:
     return jnp.mean(jnp.abs(codes[0] - codes[1]), axis=1)
 
 
-def _feature_fn(representation_fn: Callable, dataset: Any, batch_size: int, points: int):
+def _changed_factors(dataset: Any, batch_size: int, points: int, key: jax.Array):
+    """Factors ``[2 * points, K]`` (first examples, then partners) of pairs that differ in exactly
+    one factor, and that factor ``idx [points]``: the partner's value is uniform over the others."""
+    del batch_size  # one pair per point
+    sizes = jnp.asarray(dataset.factor_sizes, jnp.int32)
+    k_idx, k_a, k_v = jax.random.split(key, 3)
+    idx = jax.random.randint(k_idx, (points,), 0, dataset.num_factors)
+    fa = dataset.sample_factors(k_a, points)
+    # A shift of 1 .. s_k - 1 (mod s_k) reaches every other value of factor k with equal chance.
+    shift = 1 + jnp.floor(jax.random.uniform(k_v, (points,)) * (sizes[idx] - 1)).astype(jnp.int32)
+    changed = (fa[jnp.arange(points), idx] + shift) % sizes[idx]
+    fb = fa.at[jnp.arange(points), idx].set(changed)
+    return jnp.concatenate([fa, fb]), idx
+
+
+def _changed_features(codes: jax.Array, batch_size: int, points: int) -> jax.Array:
+    """``|z_1 − z_2| / max_d |z_1 − z_2|`` per pair, ``[points, D]``; a pair whose codes are equal
+    (its images rasterise alike) gives zeros, not 0/0."""
+    del batch_size
+    d = jnp.abs(codes[:points] - codes[points:])
+    top = jnp.max(d, axis=-1, keepdims=True)
+    return jnp.where(top > 0, d / jnp.where(top > 0, top, 1.0), 0.0)
+
+
+def _feature_fn(representation_fn: Callable, dataset: Any, batch_size: int, points: int,
+                pairs: Callable = _pair_factors, features: Callable = _pair_features):
     if on_host(dataset):
         # The device path's draws, but the images are read on the host between two jitted parts.
         # Not cached: equal host datasets may still read different sources (other data dirs
         # mounted, mock data in tests), so closures must not outlive this call.
-        draw = jax.jit(functools.partial(_pair_factors, dataset, batch_size, points))
-        reduce = jax.jit(functools.partial(_pair_features, batch_size=batch_size, points=points))
+        draw = jax.jit(functools.partial(pairs, dataset, batch_size, points))
+        reduce = jax.jit(functools.partial(features, batch_size=batch_size, points=points))
 
         def read(key):
             factors, idx = draw(key)
@@ -63,17 +91,18 @@ def _feature_fn(representation_fn: Callable, dataset: Any, batch_size: int, poin
 
         return read, from_images
 
-    return _device_feature_fn(representation_fn, dataset, batch_size, points)
+    return _device_feature_fn(representation_fn, dataset, batch_size, points, pairs, features)
 
 
 @functools.lru_cache(maxsize=16)
-def _device_feature_fn(representation_fn: Callable, dataset: Any, batch_size: int, points: int):
-    def features(key):
-        factors, idx = _pair_factors(dataset, batch_size, points, key)
+def _device_feature_fn(representation_fn: Callable, dataset: Any, batch_size: int, points: int,
+                       pairs: Callable, features: Callable):
+    def point_features(key):
+        factors, idx = pairs(dataset, batch_size, points, key)
         codes = representation_fn(dataset.render(factors))
-        return _pair_features(codes, batch_size, points), idx
+        return features(codes, batch_size, points), idx
 
-    return None, jax.jit(features)
+    return None, jax.jit(point_features)
 
 
 def _points(key, fns, num, points, bar):
@@ -107,24 +136,54 @@ def beta_vae_score(
     for a host dataset (``dataset.on_host``) the images are read outside ``jit`` and encoded in
     fixed-size jitted batches, with the same factor draws for the same key.
     """
-    require_factors(dataset, "beta_vae")
+    return _score(key, representation_fn, dataset, "beta_vae", int(batch_size), num_train, num_eval,
+                  points_per_call, progress, _pair_factors, _pair_features)
+
+
+def beta_vae_changed_score(
+    key: jax.Array,
+    representation_fn: Callable,
+    dataset: Any,
+    num_train: int = 10_000,
+    num_eval: int = 5_000,
+    points_per_call: int = 256,
+    progress: bool = False,
+) -> dict:
+    """The earlier β-VAE metric, in which the two images of a pair differ in one factor (Higgins et
+    al. (2016), "Early visual concept learning"; the variant Peychev et al. (2018), Sec. 3.1.2, use).
+
+    One point: draw factors v_1, pick a factor k uniformly and change its value to another one
+    drawn uniformly, v_2; the feature is |z_1 − z_2| / max_d |z_1 − z_2| for z = `representation_fn`
+    of the two images (one pair per point, no averaging), the label is k. A linear classifier
+    (`LogisticRegression`, as `beta_vae_score`) predicts k; returns ``{"train_accuracy",
+    "eval_accuracy"}``. A pair whose codes coincide (a square turned by 90°, say) has the zero
+    feature. Chance is 1 / (number of factors). `points_per_call` pairs are encoded per jitted call.
+    """
+    return _score(key, representation_fn, dataset, "beta_vae_changed", 1, num_train, num_eval,
+                  points_per_call, progress, _changed_factors, _changed_features)
+
+
+def _score(key, representation_fn, dataset, name, batch_size, num_train, num_eval, points_per_call, progress,
+           pairs, features) -> dict:
+    require_factors(dataset, name)
     if dataset.num_factors < 2:
-        raise ValueError(f"beta_vae_score needs at least 2 factors, got {dataset.num_factors}")
-    fn = _feature_fn(representation_fn, dataset, int(batch_size), max(1, int(points_per_call)))
+        raise ValueError(f"{name} needs at least 2 factors, got {dataset.num_factors}")
+    points = max(1, int(points_per_call))
+    fn = _feature_fn(representation_fn, dataset, batch_size, points, pairs, features)
     k_tr, k_ev, k_clf = jax.random.split(key, 3)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=num_train + num_eval, desc="beta_vae", unit="pt", leave=False, dynamic_ncols=True)
-    x_tr, y_tr = _points(k_tr, fn, int(num_train), max(1, int(points_per_call)), bar)
-    x_ev, y_ev = _points(k_ev, fn, int(num_eval), max(1, int(points_per_call)), bar)
+        bar = tqdm(total=num_train + num_eval, desc=name, unit="pt", leave=False, dynamic_ncols=True)
+    x_tr, y_tr = _points(k_tr, fn, int(num_train), points, bar)
+    x_ev, y_ev = _points(k_ev, fn, int(num_eval), points, bar)
     if bar is not None:
         bar.close()
     from sklearn.linear_model import LogisticRegression
 
     if len(np.unique(y_tr)) < 2:
-        raise ValueError("beta_vae_score drew a single factor for all training points; use more points")
+        raise ValueError(f"{name} drew a single factor for all training points; use more points")
     seed = int(jax.random.randint(k_clf, (), 0, 2**31 - 1))
     model = LogisticRegression(random_state=seed).fit(x_tr, y_tr)
     return {
