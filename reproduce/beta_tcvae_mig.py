@@ -15,8 +15,9 @@ histogram estimate on sampled codes (disentanglement_lib's, 20 bins), not the pa
 from the posterior. `paper` uses disentanglement_lib's 300,000 steps and 5 seeds.
 
 Budgets (steps × batch, seeds; β grid; MIG points): smoke 2 × 8, 1 seed, β = 1 / 6, 100 points
-(seconds, CI only); cpu 2,000 × 64, 2 seeds, β = 1 / 4 / 8, 2,000 points (12 conv members: about
-30–40 minutes on 2 cores); paper 300,000 × 64, 5 seeds, β = 1 / 2 / 4 / 6 / 8 / 10, 10,000 points.
+(CI only; minutes on 2 shared cores, the conv programs' compilations); cpu 2,000 × 64, 2 seeds,
+β = 1 / 4 / 8, 2,000 points (12 conv members: an estimated 20–40 minutes on 2 cores, not yet
+measured); paper 300,000 × 64, 5 seeds, β = 1 / 2 / 4 / 6 / 8 / 10, 10,000 points.
 One sweep per method in `<workdir>/<method>` (`disentax.runner.sweep.train_sweep`, scored by
 `sweep_scores.evaluate_sweep(workdir, "mig")`), so a rerun resumes the training and reuses the scores.
 """

@@ -17,11 +17,12 @@ the mean of p(x|z), z ~ q(z|x) (the paper does not say which error it reports). 
 at the budget's sample sizes. The paper does not state its training length or seeds; `paper` uses
 disentanglement_lib's 300,000 steps and 5 seeds.
 
-Budgets (steps × batch, seeds; metric train/eval points): smoke 2 × 8, 1 seed, 20 / 10 (seconds,
-CI only); cpu 2,000 × 64, 2 seeds, 1,000 / 500 (about 20–30 minutes on 2 cores: 8 conv members);
-paper 300,000 × 64, 5 seeds, 10,000 / 5,000. Each setting is one sweep in `<workdir>/<name>`
-(`disentax.runner.sweep.train_sweep`, scored by `sweep_scores.evaluate_sweep`), so a rerun resumes
-the training and reuses the scores.
+Budgets (steps × batch, seeds; metric train/eval points): smoke 2 × 8, 1 seed, 20 / 10 (CI only;
+minutes on 2 shared cores, the conv programs' compilations); cpu 2,000 × 64, 2 seeds, 1,000 / 500
+(8 conv members × 2,000 steps at the ≈ 50 ms step of `benchmarks/RESULTS.md`: an estimated 15–30
+minutes on 2 cores, not yet measured); paper 300,000 × 64, 5 seeds, 10,000 / 5,000. Each setting
+is one sweep in `<workdir>/<name>` (`disentax.runner.sweep.train_sweep`, scored by
+`sweep_scores.evaluate_sweep`), so a rerun resumes the training and reuses the scores.
 """
 from __future__ import annotations
 
