@@ -9,9 +9,9 @@ footnote: the β-VAE scores are lower than Higgins et al.'s because no seeds wer
 
 What departs from the paper: the configs `vae_dsprites`, `beta_vae_dsprites` (swept over β = 4, 60
 in one sweep) and `dip_vae_i_dsprites` (λ_od = 10, λ_d = 100; Table 1's λ_od is not in the text),
-with disentanglement_lib's architecture, Adam(1e-4) and batch 64; the DIP covariance is the
-minibatch's, not the paper's running estimate. dSprites is rendered procedurally, so there is no
-test split: the reconstruction error is the mean squared error per pixel between fresh images and
+with disentanglement_lib's architecture, Adam(1e-4) and batch 64; DIP-VAE-I penalises the paper's
+running estimate of the covariance (`dip_vae_i.covariance=running`, momentum 0.9, chosen here).
+dSprites is rendered procedurally, so there is no test split: the reconstruction error is the mean squared error per pixel between fresh images and
 the mean of p(x|z), z ~ q(z|x) (the paper does not say which error it reports). The metric is
 `disentax.metrics.beta_vae_score` (disentanglement_lib's protocol: batch 64, logistic regression)
 at the budget's sample sizes. The paper does not state its training length or seeds; `paper` uses
@@ -52,6 +52,9 @@ SETTINGS = [
      [("β-VAE (β=4)", 4.0, "80.7", "0.0032"), ("β-VAE (β=60)", 60.0, "95.7", "0.0113")]),
     ("dip_vae_i", "dip_vae_i_dsprites", {}, [("DIP-VAE-I", None, "98.7", "0.0018")]),
 ]
+# Config values the paper's setting needs beyond the shipped config: Kumar et al. (2018) keep a
+# running, stop-gradient estimate of Cov[μ(x)] across minibatches (Sec. 3), not the minibatch's.
+OVERRIDES = {"dip_vae_i": {"dip_vae_i.covariance": "running"}}
 
 
 def reconstruction_error(config, params, num_images: int, key, batch_size: int = 200) -> float:
@@ -72,6 +75,9 @@ def run(budget: h.Budget, workdir) -> list[dict]:
     for folder, config_name, grid, labels in SETTINGS:
         c = cfg.load_config_file(config_name)
         c.num_steps, c.batch_size, c.progress = budget.steps, budget.batch, False
+        for key, value in OVERRIDES.get(folder, {}).items():
+            group, name = key.split(".")
+            c[group][name] = value
         c.checkpoint_every, c.log_every = max(budget.steps // 4, 1), max(budget.steps // 10, 1)
         out = h.sweep_and_score(c, workdir / folder, budget.seeds, grid, "beta_vae",
                                 budget.extra["num_train"], budget.extra["num_eval"])
