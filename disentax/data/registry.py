@@ -13,6 +13,7 @@ from disentax.data.gaussian_blobs import GaussianBlobs
 from disentax.data.identities import IdentitySprites
 from disentax.data.mechanisms import MechanismDigits
 from disentax.data.multi_dsprites import MultiDSprites
+from disentax.data.restyled_digits import RestyledDigits
 from disentax.errors import MissingExtraError
 
 _FACTORIES: dict[str, Callable] = {}
@@ -57,6 +58,8 @@ register("identity_sprites", "procedural 64x64 coloured sprites: 54 identities (
 register("gaussian_blobs", "procedural 64x64 Gaussian blobs at 32 x 32 positions (Burgess et al. 2018, Fig. 2)")(
     GaussianBlobs)
 register("digits", "scikit-learn's 1,797 real 8x8 handwritten digits, labelled (offline)")(lambda: Digits("train"))
+register("restyled_digits", "the digits restyled in colour (tint, inversion, textured background, noise): "
+         "JADE's scarce primary domain, offline")(lambda: RestyledDigits("train"))
 # Batches are dicts (canonical / transformed halves), not (images, factors): for the icm method.
 register("mechanism_digits", "the digits at 28x28, training split halved: canonical and under 10 mechanisms "
          "(translations, inversion, noise), for icm")(lambda: MechanismDigits("train"))
