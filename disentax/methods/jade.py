@@ -170,7 +170,9 @@ def _evaluations(model, variant, content, train, labelled, test_x, test_y):
         ratio = within_class_variance_ratio(_code_means(model, variant, params, test_x.np_images), test_x.np_labels)
         blocks = {"content": ratio[:, :content], "style": ratio[:, content:]} if variant == "jade" else \
             {"bottleneck": ratio}
-        out["within_class_variance_ratio"] = {k: float(np.nanmean(v)) for k, v in blocks.items()}
+        # None where no dimension of a block varies at all (a collapsed encoder): JSON has no NaN.
+        out["within_class_variance_ratio"] = {k: float(np.nanmean(v)) if np.isfinite(v).any() else None
+                                              for k, v in blocks.items()}
         return out
 
     return evaluations
@@ -183,8 +185,8 @@ def _pictures(model, variant, codes, test_x, likelihood, n):
         workdir = Path(workdir)
         ratio = within_class_variance_ratio(_code_means(model, variant, params, test_x.np_images), test_x.np_labels)
         paths = [variance_heatmap(workdir / "latent_variance.png", ratio, code.dim_names(),
-                                  f"{variant}: per class, variance of each primary code mean within the class / over "
-                                  f"all {test_x.num_examples} test images (cf. Karimi et al. 2018, Fig. 2)")]
+                                  f"{variant}: variance of each code mean within a class / over all\n"
+                                  f"{test_x.num_examples} primary test images (cf. Karimi et al. 2018, Fig. 2)")]
         if variant == "jade":
             x = test_x.np_images[np.asarray(jax.random.choice(key, test_x.num_examples, (n,), replace=False))]
 
