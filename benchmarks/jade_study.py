@@ -81,6 +81,11 @@ def summarise(results: dict[str, list[dict]]) -> dict:
     return out
 
 
+def _pm(m_sd) -> str:
+    m, sd = m_sd
+    return f"{m:.1f}" if np.isnan(sd) else f"{m:.1f} ± {sd:.1f}"
+
+
 def table(summary: dict, steps: int, batch: int) -> str:
     lines = [f"Primary = restyled digits (10 labels/class, 359 test images), secondary = digits; {steps} steps x "
              f"batch {batch} pairs, Adam 1e-3; mean ± sd over seeds.", "",
@@ -92,9 +97,8 @@ def table(summary: dict, steps: int, batch: int) -> str:
         paper = "—" if p is None else f"{p[0]:.2f} ± {p[1]:.2f}" + ("" if p[2] is None else f" ({p[2]:.2f})")
         sec = s.get("secondary_test_error_pct")
         ratio = ", ".join(f"{v:.2f}" for v in s["within_class_variance_ratio"].values())
-        lines.append(f"| {variant} | {s['seeds']} | {s['primary_test_error_pct'][0]:.1f} ± "
-                     f"{s['primary_test_error_pct'][1]:.1f} | "
-                     + ("—" if sec is None else f"{sec[0]:.1f} ± {sec[1]:.1f}")
+        lines.append(f"| {variant} | {s['seeds']} | {_pm(s['primary_test_error_pct'])} | "
+                     + ("—" if sec is None else _pm(sec))
                      + f" | {s['labelled_set_error_pct'][0]:.1f} | {ratio} | {s['wall_s_total']:.0f} | {paper} |")
     return "\n".join(lines)
 
@@ -124,7 +128,9 @@ def main():
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"steps": a.steps, "batch": a.batch, "seeds": a.seeds, "overrides": a.overrides,
-                               "wall_s": time.perf_counter() - t, "summary": summary, "runs": results}, indent=1))
+                               "wall_s_runs": float(sum(r["wall_s"] for runs in results.values() for r in runs)),
+                               "wall_s_this_call": time.perf_counter() - t, "summary": summary, "runs": results},
+                              indent=1))
     out.with_suffix(".md").write_text(text + "\n")
     print(f"wrote {out} and {out.with_suffix('.md')}")
 
