@@ -12,6 +12,8 @@ the abundant secondary one.
 - Chosen here (the paper gives none): Adam(1e-3), batch 64 pairs, 3,000 steps.
 - Baselines on the same batches and budget: `--config.jade.variant=single` (primary CNN ->
   10-d bottleneck -> MLP) and `--config.jade.variant=paired` (both CNNs, one MLP, both losses).
+- At the paper's unit weights the content posterior stays at the prior on this data and JADE
+  classifies at chance; `--config.jade.classifier_weight=50` learns (benchmarks/RESULTS.md §11).
 - Evaluation: classification error on the 359 restyled test digits (and the 359 plain ones);
   benchmarks/jade_study.py trains the three over 3 seeds.
 - TFDS `svhn_cropped` + `mnist`: not wired yet (both are read on the host, at 32x32 and 28x28);
