@@ -46,6 +46,9 @@ METHOD_TINY: dict[str, dict] = {
                     "model.hidden": (16,), "model.latent_dim": 6},
 }
 METHOD_TINY["triplet"] = METHOD_TINY["f_statistic"]
+# JADE: CNNs of width 4 at the digits' own 8x8 (three pools down to 1x1), a 16-unit classifier.
+METHOD_TINY["jade"] = {"hp.primary_channels": (4, 4, 4, 4), "hp.secondary_channels": (4, 4, 4),
+                       "hp.classifier_hidden": (16,), "hp.image_size": 8, "batch_size": 8}
 # The config file of each method (most are `<method>_dsprites`).
 CONFIG_FOR = {
     "mvae": "mvae_multi_dsprites",
@@ -57,6 +60,7 @@ CONFIG_FOR = {
     "icm": "icm_mechanism_digits",
     "f_statistic": "f_statistic_identity_sprites",
     "triplet": "triplet_identity_sprites",
+    "jade": "jade_digits",
 }
 
 

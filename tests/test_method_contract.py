@@ -21,11 +21,11 @@ from helpers import tiny_config, untrained_run
 # The ground-truth dataset each method is scored on (dSprites unless it needs colour).
 DATASET = {"auxiliary_vae": "coloured_dsprites", "auxiliary_vae_clustering": "coloured_dsprites",
            "mvae": "dsprites", "mvae_baseline": "dsprites", "f_statistic": "identity_sprites",
-           "triplet": "identity_sprites"}
+           "triplet": "identity_sprites", "jade": "restyled_digits"}
 VAE_FAMILY = ("vae", "beta_vae", "annealed_vae", "beta_tcvae", "dip_vae_i", "dip_vae_ii", "factor_vae",
               "mvae_baseline")
 IN_PACKAGE = VAE_FAMILY + ("hfvae", "semi_supervised", "ml_vae", "mvae", "auxiliary_vae", "auxiliary_vae_clustering",
-                           "f_statistic", "triplet")
+                           "f_statistic", "triplet", "jade")
 # Methods that learn no representation of an image (GANs): no code, a reason, their own evaluation
 # (tests/test_gan_methods.py runs `disentax evaluate` on them).
 NO_CODE = ("dcgan", "sd_gan", "icm", "factor_capacity")
@@ -69,6 +69,10 @@ def hand_encoding(name, config, model, params, x):
                                                                 ("local", int(hp.local_dim)))
     if name in ("f_statistic", "triplet"):  # a deterministic embedding: no posterior
         return model.apply({"params": params}, x), None, None, (("z", d),)
+    if name == "jade":  # the primary domain's posterior, content then style
+        mean, logvar = _apply(model, params, x, fn="encode_primary")
+        hp = config.jade
+        return mean, mean, logvar, (("content", int(hp.content_dim)), ("style", int(hp.style_dim)))
     raise AssertionError(f"no hand encoding for method {name!r}: add one when you register a method")
 
 

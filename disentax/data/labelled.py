@@ -23,7 +23,7 @@ import numpy as np
 from disentax.data.base import GroundTruthDataset
 from disentax.data.class_index import class_index, host_rows, is_label_images, label_column
 
-__all__ = ["labelled_indices", "semi_supervised_sampler", "example_labels", "label_classes",
+__all__ = ["class_matched_pairs", "labelled_indices", "semi_supervised_sampler", "example_labels", "label_classes",
            "regression_columns", "standardised_levels"]
 
 
@@ -205,5 +205,37 @@ def semi_supervised_sampler(factor, labelled: np.ndarray, rate: float, regressio
             batch["targets"] = (np.asarray(targets_of(dataset, idx), np.float32) if supervised
                                 else np.zeros((n, len(regression)), np.float32))
         return batch
+
+    return sample_batch
+
+
+def class_matched_pairs(primary, secondary, labelled: np.ndarray, factor="label"):
+    """`sample_batch(key, batch_size)` -> {"x", "y", "labels"}: pairs of two domains of one class.
+
+    The pairs of the cross-domain KL of Karimi et al. (2018), Eq. 2, which does not say how they
+    are formed: here x_i is drawn uniformly (with replacement) from the `labelled` examples of
+    `primary` (its only training data: the scarce labelled set), labels_i is its class, and y_i is
+    drawn uniformly among the examples of `secondary` of that class
+    (`secondary.indices_with_labels`, a class-indexed table gathered under jit). Secondary
+    batches so follow the primary set's class balance.
+
+    Both datasets must sample on device (`disentax.data.digits.Digits` and its restyled copy);
+    a host-read dataset (TFDS) is refused with a one-line ValueError.
+    """
+    for ds in (primary, secondary):
+        if getattr(ds, "on_host", False) or not hasattr(ds, "indices_with_labels"):
+            raise ValueError(f"class-matched pairs need datasets sampled on device with a class index; "
+                             f"{getattr(ds, 'name', type(ds).__name__)} is not one")
+    labelled = np.asarray(labelled, np.int64)
+    if labelled.size == 0:
+        raise ValueError("class-matched pairs need a non-empty labelled set of the primary domain")
+    lab = jnp.asarray(labelled.astype(np.int32))
+
+    def sample_batch(key, batch_size: int) -> dict:
+        k_x, k_y = jax.random.split(key)
+        idx = lab[jax.random.randint(k_x, (int(batch_size),), 0, lab.shape[0])]
+        labels = example_labels(primary, idx, factor)
+        y = secondary.images_from_indices(secondary.indices_with_labels(k_y, labels))
+        return {"x": primary.images_from_indices(idx), "y": y, "labels": labels}
 
     return sample_batch

@@ -14,6 +14,7 @@ from disentax.data.identities import IdentitySprites
 from disentax.data.mechanisms import MechanismDigits
 from disentax.data.multi_dsprites import MultiDSprites
 from disentax.data.three_shapes import ThreeShapes
+from disentax.data.restyled_digits import RestyledDigits
 from disentax.errors import MissingExtraError
 
 _FACTORIES: dict[str, Callable] = {}
@@ -63,6 +64,8 @@ register("digits", "scikit-learn's 1,797 real 8x8 handwritten digits, labelled (
 for _percent in (10, 30):  # the training-set sizes of Peychev et al. (2018), Fig. 2
     register(f"digits_{_percent}pct", f"a stratified {_percent} % of the digits training split (Peychev et al. "
              "2018, Fig. 2)")(lambda p=_percent: Digits("train", keep_fraction=p / 100))
+register("restyled_digits", "the digits restyled in colour (tint, inversion, textured background, noise): "
+         "JADE's scarce primary domain, offline")(lambda: RestyledDigits("train"))
 # Batches are dicts (canonical / transformed halves), not (images, factors): for the icm method.
 register("mechanism_digits", "the digits at 28x28, training split halved: canonical and under 10 mechanisms "
          "(translations, inversion, noise), for icm")(lambda: MechanismDigits("train"))

@@ -48,9 +48,11 @@ def _batched(fn, x, batch_size: int = 512):
     return jax.tree.map(lambda *a: np.concatenate([np.asarray(b) for b in a]), *outs)
 
 
-def classification_error(model, params, images, labels, batch_size: int = 512) -> float:
-    """Fraction of `images` whose most probable class under q(y|x) differs from `labels`."""
-    classify = jax.jit(lambda x: model.apply({"params": params}, x, method=model.classify))
+def classification_error(model, params, images, labels, batch_size: int = 512, method: str = "classify") -> float:
+    """Fraction of `images` whose most probable class under q(y|x) differs from `labels`; `method`
+    names the model's function images -> logits."""
+    fn = getattr(model, method)
+    classify = jax.jit(lambda x: model.apply({"params": params}, x, method=fn))
     logits = _batched(classify, jnp.asarray(images), batch_size)
     return float(np.mean(np.argmax(logits, -1) != np.asarray(labels).reshape(-1)))
 

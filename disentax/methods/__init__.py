@@ -8,7 +8,8 @@ The contract is documented in `disentax.methods.contract`; a method from another
 through the `disentax.methods` entry-point group (`disentax.methods.registry`). The in-package
 families: `vae` (vae, beta_vae, annealed_vae, beta_tcvae, dip_vae_i, dip_vae_ii), `hfvae`,
 `factor_vae`, `gan` (dcgan, sd_gan), `icm`, `semi_supervised`, `ml_vae`, `mvae` (mvae, mvae_baseline), `auxiliary`
-(auxiliary_vae, auxiliary_vae_clustering), `embedding` (f_statistic, triplet) and `factor_capacity`.
+(auxiliary_vae, auxiliary_vae_clustering), `embedding` (f_statistic, triplet), `factor_capacity` and `jade` (jade, with its single / paired
+classifier variants).
 """
 # The other families register themselves on import.
 from disentax.methods import (  # noqa: F401, E402
@@ -19,6 +20,7 @@ from disentax.methods import (  # noqa: F401, E402
     gan,
     hfvae,
     icm,
+    jade,
     ml_vae,
     mvae,
     semi_supervised,

@@ -10,6 +10,7 @@ from disentax.objectives.adversarial import (
     wgan_gp_critic_loss,
     winner_take_all_loss,
 )
+from disentax.objectives.cross_domain import classifier_loss, cross_domain_kl, jade_loss
 from disentax.objectives.dip import covariance_penalty, dip_vae
 from disentax.objectives.elbo import (
     LIKELIHOODS,
@@ -63,4 +64,7 @@ __all__ = [
     "winner_take_all_loss",
     "f_statistic_loss",
     "triplet_loss",
+    "classifier_loss",
+    "cross_domain_kl",
+    "jade_loss",
 ]
