@@ -13,8 +13,8 @@ from disentax.data.gaussian_blobs import GaussianBlobs
 from disentax.data.identities import IdentitySprites
 from disentax.data.mechanisms import MechanismDigits
 from disentax.data.multi_dsprites import MultiDSprites
-from disentax.data.three_shapes import ThreeShapes
 from disentax.data.restyled_digits import RestyledDigits
+from disentax.data.three_shapes import ThreeShapes
 from disentax.errors import MissingExtraError
 
 _FACTORIES: dict[str, Callable] = {}
