@@ -78,7 +78,7 @@ def test_unknown_metric_lists_allowed(run_dir, capsys):
     assert cli.main(["evaluate", "--workdir", str(run_dir[0]), "--metrics", "mig,bogus"]) == 2
     err = capsys.readouterr().err
     assert ("unknown metric 'bogus'; allowed: mig, dci, sap, modularity, beta_vae, factor_vae, information, mig_exact, "
-            "irs, dci_es, infomec, mcc, unsupervised, downstream (or all)") in err
+            "irs, dci_es, infomec, mcc, unsupervised, downstream, beta_vae_changed (or all)") in err
 
 
 def test_a_run_saved_before_a_hyperparameter_existed_restores_at_its_default(tmp_path):
