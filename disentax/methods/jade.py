@@ -141,18 +141,20 @@ def _build(config, dataset) -> Method:
                                     description="the 10-d bottleneck between the primary CNN and the classifier",
                                     no_posterior="a deterministic classifier bottleneck, not a posterior")}
     test_x, test_y = _test_split(dataset), _test_split(secondary)
+    jitted_encode = jax.jit(encode)  # one compilation shared by the evaluations and the pictures
     return Method(name=config.method, model=model, dataset=dataset, init_state=init_state,
                   train_step=make_train_step(loss_fn, tx), sample_batch=sample_batch, codes=codes,
-                  evaluations=_evaluations(model, variant, content, dataset, labelled, test_x, test_y),
-                  pictures=_pictures(model, variant, codes, test_x, likelihood, int(config.num_viz_images)))
+                  evaluations=_evaluations(model, jitted_encode, variant, content, dataset, labelled, test_x, test_y),
+                  pictures=_pictures(model, jitted_encode, variant, codes, test_x, likelihood,
+                                     int(config.num_viz_images)))
 
 
-def _code_means(model, variant, params, x):
-    out = jax.jit(lambda p, x: model.apply({"params": p}, x, method=model.encode_primary))(params, jnp.asarray(x))
+def _code_means(encode, variant, params, x):
+    out = encode(params, jnp.asarray(x))
     return np.asarray(out[0] if variant == "jade" else out)
 
 
-def _evaluations(model, variant, content, train, labelled, test_x, test_y):
+def _evaluations(model, encode, variant, content, train, labelled, test_x, test_y):
     def evaluations(params, key) -> dict:
         out = {
             "variant": variant,
@@ -167,7 +169,7 @@ def _evaluations(model, variant, content, train, labelled, test_x, test_y):
             out["secondary_test_error"] = classification_error(model, params, test_y.np_images, test_y.np_labels,
                                                                method="classify_secondary")
             out["secondary_test_examples"] = test_y.num_examples
-        ratio = within_class_variance_ratio(_code_means(model, variant, params, test_x.np_images), test_x.np_labels)
+        ratio = within_class_variance_ratio(_code_means(encode, variant, params, test_x.np_images), test_x.np_labels)
         blocks = {"content": ratio[:, :content], "style": ratio[:, content:]} if variant == "jade" else \
             {"bottleneck": ratio}
         # None where no dimension of a block varies at all (a collapsed encoder): JSON has no NaN.
@@ -178,12 +180,12 @@ def _evaluations(model, variant, content, train, labelled, test_x, test_y):
     return evaluations
 
 
-def _pictures(model, variant, codes, test_x, likelihood, n):
+def _pictures(model, encode, variant, codes, test_x, likelihood, n):
     code = next(iter(codes.values()))
 
     def pictures(params, key, workdir):
         workdir = Path(workdir)
-        ratio = within_class_variance_ratio(_code_means(model, variant, params, test_x.np_images), test_x.np_labels)
+        ratio = within_class_variance_ratio(_code_means(encode, variant, params, test_x.np_images), test_x.np_labels)
         paths = [variance_heatmap(workdir / "latent_variance.png", ratio, code.dim_names(),
                                   f"{variant}: variance of each code mean within a class / over all\n"
                                   f"{test_x.num_examples} primary test images (cf. Karimi et al. 2018, Fig. 2)")]

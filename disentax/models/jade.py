@@ -29,6 +29,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from disentax import distributions as dist
 from disentax.models.layers import Conv3x3
 from disentax.objectives.elbo import likelihood_params
 
@@ -202,7 +203,7 @@ class JadeModel(nn.Module):
         out = {}
         for d, images, k_z, k_drop in (("x", x, k_x, k_dx), ("y", y, k_y, k_dy)):
             mu, logvar = self._encode(self.primary_encoder if d == "x" else self.secondary_encoder, images)
-            z = mu + jnp.exp(0.5 * logvar) * jax.random.normal(k_z, mu.shape, mu.dtype)
+            z = dist.gaussian_sample(k_z, mu, logvar)
             decoder = self.primary_decoder if d == "x" else self.secondary_decoder
             out.update({f"mu_{d}": mu, f"logvar_{d}": logvar, f"{d}_out": decoder(z),
                         f"logits_{d}": self.classifier(z[:, : self.content_dim], k_drop)})
