@@ -85,6 +85,21 @@ def test_factor_vae_prunes_collapsed_dimensions():
     assert s["num_active_dims"] == K and s["eval_accuracy"] == 1.0
 
 
+def test_factor_vae_excluded_factor_is_never_held_fixed():
+    # Kim & Mnih's footnote 1 (shape left out): a code without factor 0 loses 1/K of the votes when
+    # factor 0 may be fixed, and none when it is excluded; the index and the name are the same.
+    fv = lambda rep, **kw: metrics.factor_vae_score(KEY, rep, DS, num_variance_estimate=1000, **SMALL, **kw)  # noqa: E731
+    by_name, by_index = fv(drop_first, exclude_factors=("f0",)), fv(drop_first, exclude_factors=(0,))
+    assert by_name == by_index and by_name["eval_accuracy"] == 1.0 and by_name["train_accuracy"] == 1.0
+    # A random code over the 3 remaining factors: chance is 1/3, not 1/4.
+    assert fv(random_code, exclude_factors=("f0",))["eval_accuracy"] == pytest.approx(1.0 / 3, abs=0.1)
+    # Excluding nothing is the default, vote for vote.
+    assert fv(mixed, exclude_factors=()) == fv(mixed)
+    for bad, match in ((("colour",), "not a factor"), ((7,), "outside 0..3"), ((0, 1, 2, 3), "no factor")):
+        with pytest.raises(ValueError, match=match):
+            fv(identity, exclude_factors=bad)
+
+
 def test_beta_vae_known_answers():
     bv = lambda rep: metrics.beta_vae_score(KEY, rep, DS, **SMALL)  # noqa: E731
     s = bv(perm_rescale)

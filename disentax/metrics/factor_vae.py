@@ -21,13 +21,18 @@ that is what ``train_accuracy``/``eval_accuracy`` stay. Papers that quote it as 
 error rate report the complement, so the returned dict also carries
 ``error_rate = 1 - eval_accuracy`` (evaluation votes) for comparing against those numbers.
 
+Kim & Mnih (2018, footnote 1) score dSprites without the shape factor: ``exclude_factors=("shape",)``
+never holds an excluded factor fixed (it still varies inside every vote's batch), so the votes,
+and the chance level, cover the other factors only. The default excludes none, as
+disentanglement_lib.
+
 Because of the rescaling, the score is invariant to scaling any code dimension (as long as it
 stays above the pruning threshold). An uninformative code scores about 1 / (number of factors).
 """
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -38,11 +43,15 @@ from disentax.metrics.utils import encode_batches, host_stream, on_host, require
 __all__ = ["factor_vae_score", "majority_vote_accuracy"]
 
 
-def _vote_factors(dataset: Any, batch_size: int, points: int, key: jax.Array):
-    """The fixed factor ``idx [points]`` of each vote and the factors ``[points * batch_size, K]``."""
+def _vote_factors(dataset: Any, batch_size: int, points: int, key: jax.Array, allowed: tuple | None = None):
+    """The fixed factor ``idx [points]`` of each vote (uniform over ``allowed``, default all) and
+    the factors ``[points * batch_size, K]``."""
     k = dataset.num_factors
     k_idx, k_f = jax.random.split(key)
-    idx = jax.random.randint(k_idx, (points,), 0, k)
+    if allowed is None:
+        idx = jax.random.randint(k_idx, (points,), 0, k)
+    else:
+        idx = jnp.asarray(allowed, jnp.int32)[jax.random.randint(k_idx, (points,), 0, len(allowed))]
     f = dataset.sample_factors(k_f, points * batch_size).reshape(points, batch_size, k)
     # Within point p every example takes the first example's value of factor idx[p]: the
     # batch of dataset.sample_with_fixed(key, batch_size, idx[p]), with idx traced.
@@ -59,12 +68,12 @@ def _votes(codes: jax.Array, idx: jax.Array, global_var: jax.Array, active: jax.
     return idx, jnp.argmin(ratio, axis=1)
 
 
-def _vote_fn(representation_fn: Callable, dataset: Any, batch_size: int, points: int):
+def _vote_fn(representation_fn: Callable, dataset: Any, batch_size: int, points: int, allowed: tuple | None):
     if on_host(dataset):
         # The device path's draws, but the images are read on the host between two jitted parts.
         # Not cached: equal host datasets may still read different sources (other data dirs
         # mounted, mock data in tests), so closures must not outlive this call.
-        draw = jax.jit(functools.partial(_vote_factors, dataset, batch_size, points))
+        draw = jax.jit(functools.partial(_vote_factors, dataset, batch_size, points, allowed=allowed))
         vote = jax.jit(functools.partial(_votes, batch_size=batch_size, points=points))
 
         def read(key):
@@ -76,17 +85,38 @@ def _vote_fn(representation_fn: Callable, dataset: Any, batch_size: int, points:
 
         return read, from_images
 
-    return _device_vote_fn(representation_fn, dataset, batch_size, points)
+    return _device_vote_fn(representation_fn, dataset, batch_size, points, allowed)
 
 
 @functools.lru_cache(maxsize=16)
-def _device_vote_fn(representation_fn: Callable, dataset: Any, batch_size: int, points: int):
+def _device_vote_fn(representation_fn: Callable, dataset: Any, batch_size: int, points: int, allowed: tuple | None):
     def votes(key, global_var, active):
-        idx, factors = _vote_factors(dataset, batch_size, points, key)
+        idx, factors = _vote_factors(dataset, batch_size, points, key, allowed)
         codes = representation_fn(dataset.render(factors))
         return _votes(codes, idx, global_var, active, batch_size, points)
 
     return None, jax.jit(votes)
+
+
+def _allowed_factors(dataset: Any, exclude: Sequence[int | str]) -> tuple | None:
+    """The factor indices a vote may hold fixed: all (None) unless ``exclude`` names some."""
+    if not exclude:
+        return None
+    names = list(dataset.factor_names)
+    excluded = set()
+    for f in exclude:
+        if isinstance(f, str):
+            if f not in names:
+                raise ValueError(f"factor_vae: exclude_factors names {f!r}, not a factor of {dataset.name}: {names}")
+            excluded.add(names.index(f))
+        elif not 0 <= int(f) < len(names):
+            raise ValueError(f"factor_vae: exclude_factors index {f} is outside 0..{len(names) - 1}")
+        else:
+            excluded.add(int(f))
+    allowed = tuple(k for k in range(len(names)) if k not in excluded)
+    if not allowed:
+        raise ValueError(f"factor_vae: exclude_factors leaves no factor to hold fixed ({names})")
+    return allowed
 
 
 def majority_vote_accuracy(train_votes: Any, eval_votes: Any) -> tuple[float, float]:
@@ -112,6 +142,7 @@ def factor_vae_score(
     prune_threshold: float = 0.05,
     points_per_call: int = 16,
     progress: bool = False,
+    exclude_factors: Sequence[int | str] = (),
 ) -> dict:
     """FactorVAE metric of ``representation_fn`` (images -> codes [B, D], traceable).
 
@@ -121,9 +152,11 @@ def factor_vae_score(
     ``dataset.sample_factors``/``render`` (the fixed factor is traced, so one compilation
     serves every factor); `points_per_call` votes are made per jitted call (speed only). For a
     host dataset (``dataset.on_host``) the images are read outside ``jit`` and encoded in
-    fixed-size jitted batches, with the same factor draws for the same key.
+    fixed-size jitted batches, with the same factor draws for the same key. ``exclude_factors``
+    (names or indices) are never the fixed factor of a vote (Kim & Mnih's footnote 1: shape).
     """
     require_factors(dataset, "factor_vae")
+    allowed = _allowed_factors(dataset, exclude_factors)
     k_var, k_tr, k_ev = jax.random.split(key, 3)
     codes, _ = sample_codes(k_var, representation_fn, dataset, num_variance_estimate, progress=progress,
                             desc="factor_vae variances")
@@ -132,7 +165,7 @@ def factor_vae_score(
     if not np.any(active):
         return {"train_accuracy": 0.0, "eval_accuracy": 0.0, "error_rate": 1.0, "num_active_dims": 0}
     points = max(1, int(points_per_call))
-    read, fn = _vote_fn(representation_fn, dataset, int(batch_size), points)
+    read, fn = _vote_fn(representation_fn, dataset, int(batch_size), points, allowed)
     num_factors, num_dims = dataset.num_factors, codes.shape[1]
     bar = None
     if progress:
