@@ -21,7 +21,9 @@ h = importlib.import_module("_harness")
 # (script, a number every paper cell holds): the digits and DIP-VAE papers print numbers; Fig. 7 of
 # Bouchacourt et al. and Chen et al.'s figure are quoted as what they show.
 SCRIPTS = [("semi_supervised_digits", True), ("ml_vae_groups", False), ("dip_vae_dsprites", True),
-           ("beta_tcvae_mig", False)]
+           ("beta_tcvae_mig", False),
+           ("factor_vae_dsprites", False), ("hfvae_dsprites", True), ("annealed_vae_dsprites", False),
+           ("mvae_multi_dsprites", True), ("auxiliary_swap_coloured_dsprites", True)]
 NUMBER = re.compile(r"^-?\d+(\.\d+)?")
 
 
