@@ -23,7 +23,9 @@ whether the five highest-KL latents encode pos_y, pos_x, scale, shape, orientati
 comes first is chance), whether the top two are the positions, how many latents carry more than
 0.1 nats, the total KL, and the reconstruction error (−log p(x|z) summed over the pixels, z ~ q(z|x)
 once, nats per image). Pictures go to the workdir: `kl_per_latent.png` (per seed, each latent's KL
-as a bar labelled with its matched factor and normalised MI) and `reconstructions_seed<s>.png`.
+as a bar labelled with its matched factor and normalised MI; a latent with about zero KL still
+gets a label, its mean varying by a tiny amount that can still track the image, so only the
+labels of latents that carry KL mean anything) and `reconstructions_seed<s>.png`.
 
 What departs from the paper: our dSprites (`disentax.data.DSprites`) is plain procedural dSprites
 at 64×64 (the same five-factor grid, rendered analytically, white sprites), not the coloured
@@ -38,8 +40,8 @@ found the staged order washed out when C rises 6.7 times too fast). `paper` trai
 
 Budgets (steps × batch, seeds; images for the KL, the matching and the reconstruction error):
 smoke 2 × 8, 1 seed, 200 images (CI only; minutes on 2 shared cores, the conv program's
-compilation); cpu 2,500 × 64, 3 seeds, 5,000 images (3 conv members: an estimated 8–12 minutes on
-2 cores); paper 100,000 × 64, 10 seeds, 10,000 images. The seeds are one sweep in
+compilation); cpu 2,500 × 64, 3 seeds, 5,000 images (3 conv members: measured 10 minutes on the
+shared 2-core machine); paper 100,000 × 64, 10 seeds, 10,000 images. The seeds are one sweep in
 `<workdir>/annealed_vae` (`disentax.runner.sweep.train_sweep`), so a rerun resumes the training.
 """
 from __future__ import annotations

@@ -36,12 +36,14 @@ steps with the paper's 10 seeds.
 Budgets (steps × batch, seeds; grids; metric train/eval votes, variance images; reconstruction
 images): smoke 2 × 8, 1 seed, β = 7, γ = 35, 10 / 5 votes, 100 images, 16 images (CI only; minutes
 on 2 shared cores, the conv programs' compilations); cpu 1,500 × 64, 2 seeds, β = 1 / 7, γ = 35,
-800 / 400 votes, 10,000 images, 2,000 images (4 β-VAE members and 2 FactorVAE members at ≈ 1.3 β-VAE
-steps each: an estimated 12–15 minutes on 2 cores; 1,500 steps is 0.5 % of disentanglement_lib's
-length, so the rows show where training starts from, not the paper's converged curves); paper 300,000 × 64,
-10 seeds, the grids above, 10,000 / 5,000 votes, 10,000 images, 10,000 images. Each method is one
-sweep in `<workdir>/<method>` (`disentax.runner.sweep.train_sweep`, scored by
-`sweep_scores.evaluate_sweep`), so a rerun resumes the training and reuses the library's scores.
+800 / 400 votes, 10,000 images, 2,000 images (4 β-VAE and 2 FactorVAE members: measured 27 minutes
+on the shared 2-core machine, over the 10–15 aimed at, because the five discriminator updates made
+a FactorVAE member step cost about 2–2.5 β-VAE steps there; `--seeds 1` halves it; 1,500 steps is
+0.5 % of disentanglement_lib's length, so the rows show where training starts from, not the
+paper's converged curves); paper 300,000 × 64, 10 seeds, the grids above, 10,000 / 5,000 votes,
+10,000 images, 10,000 images. Each method is one sweep in `<workdir>/<method>`
+(`disentax.runner.sweep.train_sweep`, scored by `sweep_scores.evaluate_sweep`), so a rerun resumes
+the training and reuses the library's scores.
 """
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ and the other models' encoder means.
 Budgets (steps × batch, seeds; models; votes of factor_vae and points of dci, train / eval):
 smoke 2 × 8, 1 seed, HFVAE and β-TCVAE, 20 / 10 (CI only; minutes on 2 shared cores, the conv
 programs' compilations); cpu 2,000 × 64, 2 seeds, HFVAE and β-TCVAE, 1,000 / 500 (4 conv members:
-an estimated 10–15 minutes on 2 cores; 2,000 steps is 0.7 % of the `paper` length, so the scores
+measured 16 minutes on the shared 2-core machine; 2,000 steps is 0.7 % of the `paper` length, so the scores
 say where training starts from); paper 300,000 × 512, 10 seeds, all four models, 10,000 / 5,000.
 Each model is one sweep in `<workdir>/<name>` (`disentax.runner.sweep.train_sweep`, scored by
 `sweep_scores.evaluate_sweep(workdir, "factor_vae,dci")`), so a rerun resumes the training and

@@ -18,8 +18,9 @@ REPRODUCE = Path(__file__).resolve().parents[1] / "reproduce"
 sys.path.insert(0, str(REPRODUCE))
 h = importlib.import_module("_harness")
 
-# (script, a number every paper cell holds): the digits and DIP-VAE papers print numbers; Fig. 7 of
-# Bouchacourt et al. and Chen et al.'s figure are quoted as what they show.
+# (script, a number every paper cell holds): where a paper prints only a figure or a claim (Fig. 7 of
+# Bouchacourt et al., Chen et al.'s figure, Kim & Mnih's Fig. 3, Burgess et al.'s Fig. 4a) the cell
+# quotes what it shows.
 SCRIPTS = [("semi_supervised_digits", True), ("ml_vae_groups", False), ("dip_vae_dsprites", True),
            ("beta_tcvae_mig", False),
            ("factor_vae_dsprites", False), ("hfvae_dsprites", True), ("annealed_vae_dsprites", False),
