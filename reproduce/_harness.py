@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
+from disentax import config as cfg  # noqa: E402
+from disentax.methods.registry import set_path  # noqa: E402
 from disentax.runner.sweep import train_sweep  # noqa: E402
 from disentax.runner.sweep_scores import evaluate_sweep  # noqa: E402
 
@@ -62,6 +64,18 @@ class Measured:
     note: str = ""
     scale: float = 1.0
     digits: int = 1
+
+
+def budget_config(name: str, budget: Budget, overrides: dict | None = None):
+    """The config `name` of `configs/` at the budget's steps and batch, without a progress bar,
+    checkpointed four times and logged ten times over the run, with `overrides` ({"group.key":
+    value}) set on top."""
+    c = cfg.load_config_file(name)
+    c.num_steps, c.batch_size, c.progress = budget.steps, budget.batch, False
+    c.checkpoint_every, c.log_every = max(budget.steps // 4, 1), max(budget.steps // 10, 1)
+    for key, value in (overrides or {}).items():
+        set_path(c, key, value)
+    return c
 
 
 def parse_args(script: str, doc: str, budgets: dict[str, Budget], argv: Sequence[str] | None = None):

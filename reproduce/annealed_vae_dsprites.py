@@ -142,11 +142,9 @@ def plot_latents(reports: list[dict], path: Path) -> Path | None:
 def run(budget: h.Budget, workdir: Path) -> list[dict]:
     """Train the seeds (one sweep) and report each: {"seed", "diverged", "latents", "order",
     "reconstruction", "total_kl"}."""
-    c = cfg.load_config_file("annealed_vae_dsprites")
-    c.num_steps, c.batch_size, c.progress = budget.steps, budget.batch, False
+    c = h.budget_config("annealed_vae_dsprites", budget)
     c.annealed_vae.c_steps = budget.steps  # C reaches c_max at the end of the budget
     c.optimizer.learning_rate = LEARNING_RATE
-    c.checkpoint_every, c.log_every = max(budget.steps // 4, 1), max(budget.steps // 10, 1)
     trained = train_sweep(c, workdir / "annealed_vae", num_seeds=budget.seeds, grid={})
     dataset = get_dataset(c.dataset)
     model = methods.build(cfg.validate(c), dataset).model

@@ -49,7 +49,6 @@ import _harness as h
 import jax
 import numpy as np
 
-from disentax import config as cfg
 from disentax import methods
 from disentax.data.coloured_dsprites import GLOBAL_FACTORS, LOCAL_FACTORS, sprite_coverage
 from disentax.data.registry import get_dataset
@@ -98,10 +97,8 @@ def sprite_drawing(key, model, params, dataset, patch: int, n: int) -> dict:
 
 def run(budget: h.Budget, workdir) -> list[dict]:
     """Train the seeds as one sweep and run the swap test with each; rows {"seed", "swap_test", ...}."""
-    c = cfg.load_config_file("auxiliary_vae_coloured_dsprites")
-    c.num_steps, c.batch_size, c.progress = budget.steps, budget.batch, False
+    c = h.budget_config("auxiliary_vae_coloured_dsprites", budget)
     c.auxiliary_vae.swap_examples = budget.extra["swap_examples"]
-    c.checkpoint_every, c.log_every = max(budget.steps // 4, 1), max(budget.steps // 10, 1)
     t = time.perf_counter()
     trained = train_sweep(c, workdir / "auxiliary_vae", num_seeds=budget.seeds)
     h.progress(f"auxiliary_vae ({budget.describe()}): trained to step {trained['step']} "

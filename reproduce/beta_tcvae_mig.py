@@ -28,8 +28,6 @@ from typing import Sequence
 
 import _harness as h
 
-from disentax import config as cfg
-
 SCRIPT = "beta_tcvae_mig"
 BUDGETS = {
     "smoke": h.Budget(steps=2, batch=8, seeds=1, extra={"betas": (1.0, 6.0), "num_train": 100}),
@@ -47,9 +45,7 @@ def run(budget: h.Budget, workdir) -> list[dict]:
     """One sweep over β per method, scored with MIG; rows {"method", "beta", "seed", "mig"}."""
     rows = []
     for label, config_name, key in METHODS:
-        c = cfg.load_config_file(config_name)
-        c.num_steps, c.batch_size, c.progress = budget.steps, budget.batch, False
-        c.checkpoint_every, c.log_every = max(budget.steps // 4, 1), max(budget.steps // 10, 1)
+        c = h.budget_config(config_name, budget)
         out = h.sweep_and_score(c, workdir / c.method, budget.seeds, {key: tuple(budget.extra["betas"])}, "mig",
                                 budget.extra["num_train"], budget.extra["num_train"])
         for row in out["scored"]["rows"]:

@@ -33,7 +33,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from disentax import config as cfg
 from disentax import methods, viz
 from disentax.data.registry import get_dataset
 from disentax.runner.sweep import member_config
@@ -73,12 +72,7 @@ def run(budget: h.Budget, workdir) -> list[dict]:
     """Train and score every setting; rows {"setting", "seed", "beta_vae", "reconstruction"}."""
     rows = []
     for folder, config_name, grid, labels in SETTINGS:
-        c = cfg.load_config_file(config_name)
-        c.num_steps, c.batch_size, c.progress = budget.steps, budget.batch, False
-        for key, value in OVERRIDES.get(folder, {}).items():
-            group, name = key.split(".")
-            c[group][name] = value
-        c.checkpoint_every, c.log_every = max(budget.steps // 4, 1), max(budget.steps // 10, 1)
+        c = h.budget_config(config_name, budget, OVERRIDES.get(folder))
         out = h.sweep_and_score(c, workdir / folder, budget.seeds, grid, "beta_vae",
                                 budget.extra["num_train"], budget.extra["num_eval"])
         states, members = out["trained"]["states"], out["trained"]["members"]

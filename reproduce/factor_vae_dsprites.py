@@ -122,9 +122,7 @@ def run(budget: h.Budget, workdir) -> list[dict]:
     rows = []
     extra = budget.extra
     for label, config_name, key, grid_name in METHODS:
-        c = cfg.load_config_file(config_name)
-        c.num_steps, c.batch_size, c.progress = budget.steps, budget.batch, False
-        c.checkpoint_every, c.log_every = max(budget.steps // 4, 1), max(budget.steps // 10, 1)
+        c = h.budget_config(config_name, budget)
         out = h.sweep_and_score(c, workdir / c.method, budget.seeds, {key: tuple(extra[grid_name])}, "factor_vae",
                                 extra["num_train"], extra["num_eval"])
         dataset = get_dataset(c.dataset)

@@ -40,8 +40,6 @@ from typing import Sequence
 
 import _harness as h
 
-from disentax import config as cfg
-
 SCRIPT = "hfvae_dsprites"
 BUDGETS = {
     "smoke": h.Budget(steps=2, batch=8, seeds=1, extra={"models": ("hfvae", "beta_tcvae"), "num_train": 20,
@@ -68,12 +66,7 @@ def run(budget: h.Budget, workdir) -> list[dict]:
     rows = []
     for name in budget.extra["models"]:
         label, config_name, overrides, _, _ = MODELS[name]
-        c = cfg.load_config_file(config_name)
-        c.num_steps, c.batch_size, c.progress = budget.steps, budget.batch, False
-        for key, value in overrides.items():
-            group, field = key.split(".")
-            c[group][field] = value
-        c.checkpoint_every, c.log_every = max(budget.steps // 4, 1), max(budget.steps // 10, 1)
+        c = h.budget_config(config_name, budget, overrides)
         out = h.sweep_and_score(c, workdir / name, budget.seeds, {}, METRICS, budget.extra["num_train"],
                                 budget.extra["num_eval"])
         for scored in out["scored"]["rows"]:

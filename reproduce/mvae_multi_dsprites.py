@@ -40,7 +40,6 @@ from typing import Sequence
 import _harness as h
 import jax
 
-from disentax import config as cfg
 from disentax import methods
 from disentax.data.registry import get_dataset
 from disentax.evaluation.objects import evaluate_counting
@@ -67,11 +66,9 @@ def majority_baseline(dataset) -> float:
 
 def run(budget: h.Budget, workdir) -> list[dict]:
     """Train the seeds as one sweep and count objects with each; rows {"seed", "train", "test", ...}."""
-    c = cfg.load_config_file("mvae_multi_dsprites")
-    c.num_steps, c.batch_size, c.progress = budget.steps, budget.batch, False
+    c = h.budget_config("mvae_multi_dsprites", budget)
     c.mvae.lr_decay_steps = budget.steps  # the paper's 1e-3 -> 1e-5 annealing, over the run's length
     c.mvae.count_threshold_examples, c.mvae.count_test_examples = budget.extra["count_train"], budget.extra["count_test"]
-    c.checkpoint_every, c.log_every = max(budget.steps // 4, 1), max(budget.steps // 10, 1)
     t = time.perf_counter()
     trained = train_sweep(c, workdir / "mvae", num_seeds=budget.seeds)
     h.progress(f"mvae ({budget.describe()}): trained to step {trained['step']} ({time.perf_counter() - t:.0f} s)")
