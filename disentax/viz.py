@@ -1,4 +1,5 @@
-"""Pictures: reconstructions and latent traversals written as PNG grids."""
+"""Pictures: reconstructions and latent traversals written as PNG grids; video clips as PNG strips and
+animated GIFs."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -54,6 +55,47 @@ def save_reconstructions(path, x, recon) -> Path:
     return Path(path)
 
 
+def _clips_array(clips) -> np.ndarray:
+    """Clips as a numpy [n, T, H, W, C] array; a single clip [T, H, W, C] becomes n = 1."""
+    a = np.asarray(clips)
+    if a.ndim == 4:
+        a = a[None]
+    if a.ndim != 5 or a.shape[0] < 1 or a.shape[1] < 1:
+        raise ValueError(f"clips must have shape [n, T, H, W, C] (or one clip [T, H, W, C]), got {a.shape}")
+    return a
+
+
+def save_clip_strip(path, clips, labels: Sequence[str] | None = None) -> Path:
+    """Clips [n, T, H, W, C] in [0, 1] as one PNG: one row per clip, one column per frame.
+
+    `labels` (one string per clip) are written to the left of the rows.
+    """
+    a = _clips_array(clips)
+    grid = image_grid([list(clip) for clip in a])
+    if labels is not None:
+        labels = list(labels)
+        if len(labels) != a.shape[0]:
+            raise ValueError(f"labels must give one string per clip ({a.shape[0]}), got {len(labels)}")
+        grid = _with_labels(grid, labels, (grid.height - _PAD) // a.shape[0] - _PAD)
+    grid.save(path)
+    return Path(path)
+
+
+def save_clip_gif(path, clips, duration_ms: int = 100) -> Path:
+    """Clips [n, T, H, W, C] in [0, 1] as an animated GIF (looping): the clips tiled side by side,
+    one GIF frame per time step, each shown `duration_ms` milliseconds.
+
+    The GIF encoder merges identical consecutive frames (adding their durations), so a clip that
+    stands still for k steps gives fewer than T stored frames but the same running time.
+    """
+    a = _clips_array(clips)
+    if int(duration_ms) < 1:
+        raise ValueError(f"duration_ms must be a positive int, got {duration_ms!r}")
+    frames = [image_grid([list(a[:, t])]) for t in range(a.shape[1])]
+    frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:], duration=int(duration_ms), loop=0)
+    return Path(path)
+
+
 def traversal_images(model, params, x_seed, dims: Sequence[int], values, likelihood: str):
     """Decode z = μ(x_seed) with z_d set to each of `values`, for each d in `dims`.
 
@@ -92,5 +134,6 @@ def encode_decode(model, params, x, key, likelihood: str):
     return reconstruction_mean(outputs["out"], likelihood), outputs
 
 
-__all__ = ["image_grid", "save_reconstructions", "save_traversals", "traversal_images", "encode_decode"]
+__all__ = ["image_grid", "save_clip_gif", "save_clip_strip", "save_reconstructions", "save_traversals",
+           "traversal_images", "encode_decode"]
 

@@ -37,6 +37,9 @@ METHOD_TINY: dict[str, dict] = {
               "hp.verification_pairs": 20, "batch_size": 8},
     "sd_gan": {"hp.base": 4, "hp.identity_dim": 4, "hp.observation_dim": 4, "hp.judge_steps": 5,
                "hp.verification_pairs": 20, "batch_size": 4},
+    # MoCoGAN: width 4 on 16-frame 64x64 clips, small codes, a short evaluation.
+    "mocogan": {"hp.base": 4, "hp.content_dim": 4, "hp.motion_dim": 3, "hp.noise_dim": 2, "hp.acd_clips": 8,
+                "hp.eval_chunk": 4, "hp.picture_rows": 2, "batch_size": 4},
     "icm": {"hp.num_experts": 3, "hp.features": 4, "hp.num_layers": 1, "hp.identity_steps": 2,
             "hp.critic_widths": (4, 4, 4), "hp.critic_hidden": 16,
             "hp.classifier_steps": 5, "batch_size": 8},
@@ -49,8 +52,14 @@ METHOD_TINY["triplet"] = METHOD_TINY["f_statistic"]
 # JADE: CNNs of width 4 at the digits' own 8x8 (three pools down to 1x1), a 16-unit classifier.
 METHOD_TINY["jade"] = {"hp.primary_channels": (4, 4, 4, 4), "hp.secondary_channels": (4, 4, 4),
                        "hp.classifier_hidden": (16,), "hp.image_size": 8, "batch_size": 8}
+# independent_prediction: DCGAN widths 4, factors of 2 dims, 3-frame clips, a small evaluation.
+METHOD_TINY["independent_prediction"] = {
+    "hp.encoder_widths": (4, 4, 4, 4), "hp.features": 8, "hp.generator_widths": (4, 4, 4, 4), "hp.factor_dim": 2,
+    "hp.transition_hidden": 16, "hp.transition_layers": 2, "hp.num_frames": 3, "hp.eval_clips": 16,
+    "hp.partitions": 3, "batch_size": 8}
 # The config file of each method (most are `<method>_dsprites`).
 CONFIG_FOR = {
+    "independent_prediction": "independent_prediction_bouncing_digits",
     "mvae": "mvae_multi_dsprites",
     "mvae_baseline": "vae_multi_dsprites",
     "auxiliary_vae": "auxiliary_vae_coloured_dsprites",
@@ -58,6 +67,7 @@ CONFIG_FOR = {
     "dcgan": "dcgan_identity_sprites",
     "sd_gan": "sd_gan_identity_sprites",
     "icm": "icm_mechanism_digits",
+    "mocogan": "mocogan_shape_motion",
     "f_statistic": "f_statistic_identity_sprites",
     "triplet": "triplet_identity_sprites",
     "jade": "jade_digits",

@@ -26,9 +26,9 @@ VAE_FAMILY = ("vae", "beta_vae", "annealed_vae", "beta_tcvae", "dip_vae_i", "dip
               "mvae_baseline")
 IN_PACKAGE = VAE_FAMILY + ("hfvae", "semi_supervised", "ml_vae", "mvae", "auxiliary_vae", "auxiliary_vae_clustering",
                            "f_statistic", "triplet", "jade")
-# Methods that learn no representation of an image (GANs): no code, a reason, their own evaluation
-# (tests/test_gan_methods.py runs `disentax evaluate` on them).
-NO_CODE = ("dcgan", "sd_gan", "icm", "factor_capacity")
+# Methods with no code the factor-grid metrics can score (GANs, experts, codes of clips): a reason
+# and their own evaluation (tests/test_gan_methods.py and the video tests run `disentax evaluate` on them).
+NO_CODE = ("dcgan", "sd_gan", "icm", "factor_capacity", "mocogan", "independent_prediction")
 
 
 def _apply(model, params, *args, fn):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from disentax.data import tfds
+from disentax.data import tfds, video
 from disentax.data.coloured_dsprites import ColouredDSprites
 from disentax.data.digits import Digits
 from disentax.data.dsprites import DSprites
@@ -69,6 +69,12 @@ register("restyled_digits", "the digits restyled in colour (tint, inversion, tex
 # Batches are dicts (canonical / transformed halves), not (images, factors): for the icm method.
 register("mechanism_digits", "the digits at 28x28, training split halved: canonical and under 10 mechanisms "
          "(translations, inversion, noise), for icm")(lambda: MechanismDigits("train"))
+# Video clips [n, T, 64, 64, 3] with content and motion factors (sample(key, n) -> (clips, factors dict)).
+register("shape_motion", "procedural 16-frame 64x64 clips: a circle or square of random size and colour moving "
+         "left-right or top-bottom along a Bezier curve (Tulyakov et al. 2018)")(video.ShapeMotion)
+register("bouncing_digits", "procedural 10-frame 64x64 clips: two digits bouncing, in red and green planes "
+         "(moving MNIST as Whitney & Fergus 2018 use it, scikit-learn glyphs, offline)")(
+    lambda: video.BouncingDigits("train"))
 
 # Real datasets through tensorflow-datasets (extra: pip install 'disentax[tfds]'), read from
 # $TFDS_DATA_DIR (default ~/tensorflow_datasets). Ground-truth grids first, then image sets

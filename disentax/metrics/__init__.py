@@ -20,6 +20,12 @@ framework.
 """
 from disentax.metrics.beta_vae import beta_vae_changed_score, beta_vae_score
 from disentax.metrics.clustering import clustering_accuracy
+from disentax.metrics.content_distance import (
+    average_content_distance,
+    content_distance_summary,
+    content_distances,
+    shape_colours,
+)
 from disentax.metrics.correlation import cvr, mapc, tdv, ud90
 from disentax.metrics.dci import (
     IMPORTANCE_MODELS,
@@ -35,6 +41,13 @@ from disentax.metrics.factor_vae import factor_vae_score
 from disentax.metrics.infomec import infomec, infomec_nmi, infomec_score
 from disentax.metrics.information import aggregate_entropy, encode_dataset, mutual_information_per_dim
 from disentax.metrics.irs import irs, irs_score
+from disentax.metrics.ksg import (
+    best_random_partition,
+    consecutive_partition,
+    ksg_mutual_information,
+    partitioned_mutual_information,
+    transition_pairs,
+)
 from disentax.metrics.mcc import abs_correlation_matrix, match_correlations, mcc, mcc_score
 from disentax.metrics.mig import mig, mig_exact, mig_score
 from disentax.metrics.modularity import modularity, modularity_explicitness, modularity_explicitness_score
@@ -63,6 +76,15 @@ __all__ = [
     "IMPORTANCE_MODELS",
     "METRICS_VERSION",
     "abs_correlation_matrix",
+    "average_content_distance",
+    "best_random_partition",
+    "consecutive_partition",
+    "content_distance_summary",
+    "content_distances",
+    "ksg_mutual_information",
+    "partitioned_mutual_information",
+    "shape_colours",
+    "transition_pairs",
     "aggregate_entropy",
     "beta_vae_changed_score",
     "beta_vae_score",

@@ -30,6 +30,7 @@ from disentax.objectives.factor import (
 )
 from disentax.objectives.grouped import ml_vae, product_of_gaussians
 from disentax.objectives.semi_supervised import semi_supervised_vae, supervised_objective, unsupervised_objective
+from disentax.objectives.sequential import fixed_variance_gaussian_log_likelihood, sequential_elbo
 from disentax.objectives.total_correlation import beta_tcvae, hfvae
 
 __all__ = [
@@ -46,6 +47,8 @@ __all__ = [
     "ml_vae",
     "product_of_gaussians",
     "semi_supervised_vae",
+    "sequential_elbo",
+    "fixed_variance_gaussian_log_likelihood",
     "supervised_objective",
     "unsupervised_objective",
     "factor_vae_discriminator_loss",
