@@ -70,7 +70,7 @@ def test_soft_edges_move_the_mean_not_the_median():
         d = np.hypot(rows - 8.0 - 0.37 * t, cols - 6.0 - 1.29 * t)
         frames.append(np.clip(4.0 + 0.5 - d, 0.0, 1.0)[..., None] * colour)
     clip = np.stack(frames)[None].astype(np.float32)
-    assert metrics.average_content_distance(clip) > 0.5
+    assert metrics.average_content_distance(clip, statistic="mean") > 0.5
     assert metrics.average_content_distance(clip, statistic="median") == 0.0
     colours, counts = metrics.shape_colours(clip, 0.1, statistic="median")
     np.testing.assert_array_equal(np.asarray(colours)[0], np.broadcast_to(colour, (8, 3)))
@@ -100,7 +100,7 @@ def test_frames_without_shape_are_left_out():
     clip[2, 0, 0] = 0.05  # a dim pixel below the threshold does not join the shape
     assert metrics.average_content_distance(clip[None]) == pytest.approx(85.0, rel=1e-5)
     # With a threshold below that pixel, frame 2's colour moves: the loop reference agrees.
-    low = metrics.content_distances(clip[None], threshold=0.01)
+    low = metrics.content_distances(clip[None], threshold=0.01, statistic="mean")
     assert low[0] != pytest.approx(85.0, rel=1e-3)
     np.testing.assert_allclose(low, loop_content_distances(clip[None], 0.01, 255.0), rtol=1e-5)
     one = square_clip([a] * 4, [(0, 0), (4, 4), (8, 8), (2, 2)])
@@ -135,9 +135,9 @@ def test_random_colour_per_frame_matches_mean_distance_in_cube():
 def test_shape_colours_jit_vmap():
     rng = np.random.default_rng(4)
     clips = rng.random((2, 3, 4, 4, 3)).astype(np.float32)
-    colours, counts = metrics.shape_colours(clips, 0.5)
-    jc, jn = jax.jit(metrics.shape_colours, static_argnames="statistic")(clips, 0.5)
-    vc, vn = jax.vmap(lambda c: metrics.shape_colours(c, 0.5))(clips)
+    colours, counts = metrics.shape_colours(clips, 0.5, "mean")
+    jc, jn = jax.jit(metrics.shape_colours, static_argnames="statistic")(clips, 0.5, "mean")
+    vc, vn = jax.vmap(lambda c: metrics.shape_colours(c, 0.5, "mean"))(clips)
     np.testing.assert_allclose(jc, colours, rtol=1e-6)
     np.testing.assert_allclose(vc, colours, rtol=1e-6)
     np.testing.assert_array_equal(jn, counts)

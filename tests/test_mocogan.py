@@ -240,10 +240,8 @@ def test_pair_colour_distance_against_brute_force():
         return x
 
     a, b = clips(colours_a), clips(colours_b)
-    b[1, 0, 0, 0] = colours_a[1]  # one pixel of another colour in one frame: that frame's mean moves
-    frame_means = [(9 * colours_b[1] + colours_a[1]) / 10] + [colours_b[1]] * 3
+    b[1, 0, 0, 0] = colours_a[1]  # one edge pixel of another colour: the frame's median colour ignores it
     want = [np.linalg.norm(colours_a[i] - colours_b[i]) * 255 for i in range(n)]
-    want[1] = np.linalg.norm(colours_a[1] - np.mean(frame_means, 0)) * 255
     a[4] = 0.0  # a black clip shows no shape: its pair is left out
     got = mocogan.pair_colour_distance(a, b)
     assert got["num_left_out"] == 1 and got["num_pairs"] == n
