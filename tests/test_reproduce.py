@@ -24,7 +24,8 @@ h = importlib.import_module("_harness")
 SCRIPTS = [("semi_supervised_digits", True), ("ml_vae_groups", False), ("dip_vae_dsprites", True),
            ("beta_tcvae_mig", False),
            ("factor_vae_dsprites", False), ("hfvae_dsprites", True), ("annealed_vae_dsprites", False),
-           ("mvae_multi_dsprites", True), ("auxiliary_swap_coloured_dsprites", True)]
+           ("mvae_multi_dsprites", True), ("auxiliary_swap_coloured_dsprites", True),
+           ("mocogan_shape_motion", False), ("independent_prediction_bouncing_digits", True)]
 NUMBER = re.compile(r"^-?\d+(\.\d+)?")
 
 

@@ -13,6 +13,12 @@ and unsupervised scores (Locatello et al. 2019); :func:`udr` ranks models of one
 consistently their seeds agree, without ground truth (Duan et al. 2020). A metric that cannot apply to a dataset raises
 :class:`NotApplicable`.
 
+For sequences: :func:`ksg_mutual_information` is Kraskov et al. (2004)'s k-nearest-neighbour estimate of
+I(X; Y) for continuous arrays; :func:`partitioned_mutual_information` and :func:`best_random_partition`
+use it to compare same- and cross-factor transition information of latent factors (Whitney & Fergus
+2018); :func:`average_content_distance` is MoCoGAN's average content distance of shape-motion clips
+(Tulyakov et al. 2018).
+
 :func:`evaluate` runs metrics by name on a representation function and a dataset (what ``disentax
 evaluate`` calls), :func:`evaluate_arrays` on codes and factors already computed; ``python -m
 disentax.metrics CODES.npy FACTORS.npy`` does the latter from the command line, for codes of any
