@@ -15,7 +15,7 @@ from disentax import methods
 from disentax.data.registry import get_dataset
 from disentax.runner import loop
 from disentax.train.checkpoint import Checkpointer
-from disentax.train.logging import write_json
+from disentax.train.logging import read_metrics, write_json
 
 # A short run: what most training tests start from.
 # A small pool for the decomposition logged at each logging step (1,024 by default): tests log often.
@@ -150,6 +150,19 @@ def train_until_interrupted(config, workdir, at_step: int, monkeypatch) -> None:
         m.setattr(loop.MetricWriter, "write", write_then_interrupt)
         with pytest.raises(KeyboardInterrupt):
             loop.train(config, workdir, finish=False)
+
+
+def straight_and_resumed(config, tmp_path, at_step: int, monkeypatch):
+    """Train `config` straight through in tmp_path/straight and, in tmp_path/resumed, until an
+    interruption after `at_step` then on to the end; assert that both end in the same state, bit
+    for bit, having logged the same losses. Returns (the straight run's result, its metric rows)."""
+    straight = loop.train(config, tmp_path / "straight")
+    train_until_interrupted(config, tmp_path / "resumed", at_step, monkeypatch)
+    resumed = loop.train(config, tmp_path / "resumed", finish=False)
+    assert same_leaves(straight["state"], resumed["state"])
+    rows = read_metrics(tmp_path / "straight")
+    assert [r["loss"] for r in rows] == [r["loss"] for r in read_metrics(tmp_path / "resumed")]
+    return straight, rows
 
 
 def free_port() -> int:

@@ -10,22 +10,15 @@ from disentax.data.registry import get_dataset
 from disentax.evaluation.verification import same_identity_probability, verification_scores
 from disentax.methods.icm import specialised, win_matrix
 from disentax.runner import evaluate as run_evaluate
-from disentax.runner import loop
-from disentax.train.logging import read_json, read_metrics
+from disentax.train.logging import read_json
 
-from helpers import configure, same_leaves, tiny_config, train_until_interrupted
+from helpers import configure, same_leaves, straight_and_resumed, tiny_config
 
 
 @pytest.mark.parametrize("name", ["sd_gan", "icm"])
 def test_trains_resumes_exactly_and_evaluate_says_why_no_metric_applies(name, tmp_path, monkeypatch):
     # icm: identity steps 0-1, competing from step 2, so the resume at 2 crosses the switch.
-    c = tiny_config(name)
-    straight = loop.train(c, tmp_path / "straight")
-    train_until_interrupted(c, tmp_path / "resumed", 2, monkeypatch)
-    resumed = loop.train(c, tmp_path / "resumed", finish=False)
-    assert same_leaves(straight["state"], resumed["state"])
-    rows = read_metrics(tmp_path / "straight")
-    assert [r["loss"] for r in rows] == [r["loss"] for r in read_metrics(tmp_path / "resumed")]
+    straight, rows = straight_and_resumed(tiny_config(name), tmp_path, 2, monkeypatch)
     # (A metric not measured at a step, the critic's during icm's identity phase, is written as "nan".)
     finite = lambda v: isinstance(v, float) and np.isfinite(v)  # noqa: E731
     assert all(finite(r["loss"]) and finite(r["grad_norm"]) and finite(r["critic_loss"]) == (name != "icm" or r["step"] > 2)

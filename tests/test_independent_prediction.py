@@ -18,10 +18,9 @@ from disentax.methods import independent_prediction as ip
 from disentax.metrics import ksg
 from disentax.models.sequential import FactorTransitions, SequentialVAE, TransitionMLP
 from disentax.objectives import fixed_variance_gaussian_log_likelihood, sequential_elbo
-from disentax.runner import loop
-from disentax.train.logging import read_json, read_metrics
+from disentax.train.logging import read_json
 
-from helpers import configure, same_leaves, tiny_config, train_until_interrupted
+from helpers import configure, straight_and_resumed, tiny_config
 
 # ----------------------------------------------------------------------------- the objective
 
@@ -264,12 +263,7 @@ def test_configs_hold_the_published_defaults_and_the_baseline_differs_only_in_it
 
 def test_trains_resumes_exactly_and_evaluate_writes_the_evaluation(tmp_path, monkeypatch, capsys):
     c = tiny_config("independent_prediction")
-    straight = loop.train(c, tmp_path / "straight")
-    train_until_interrupted(c, tmp_path / "resumed", 2, monkeypatch)
-    resumed = loop.train(c, tmp_path / "resumed", finish=False)
-    assert same_leaves(straight["state"], resumed["state"])
-    rows = read_metrics(tmp_path / "straight")
-    assert [r["loss"] for r in rows] == [r["loss"] for r in read_metrics(tmp_path / "resumed")]
+    straight, rows = straight_and_resumed(c, tmp_path, 2, monkeypatch)
     assert all(np.isfinite(r["loss"]) and np.isfinite(r["kl"]) for r in rows)
     # The batch statistics move in training and are checkpointed with the parameters.
     stats = straight["state"].extra["model_state"]["batch_stats"]

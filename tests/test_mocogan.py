@@ -14,10 +14,9 @@ from disentax.errors import ConfigError
 from disentax.methods import mocogan
 from disentax.models.gan import DCGANGenerator
 from disentax.models.video_gan import MotionModel, VideoDiscriminator, VideoGenerator, conv3d_4x4x4
-from disentax.runner import loop
-from disentax.train.logging import read_json, read_metrics
+from disentax.train.logging import read_json
 
-from helpers import configure, same_leaves, tiny_config, train_until_interrupted
+from helpers import configure, straight_and_resumed, tiny_config
 
 
 def _sigmoid(x):
@@ -265,12 +264,7 @@ def test_config_holds_the_released_defaults_and_bad_settings_say_why():
 
 def test_trains_resumes_exactly_draws_its_grid_and_evaluate_reports_acd(tmp_path, monkeypatch, capsys):
     c = tiny_config("mocogan")
-    straight = loop.train(c, tmp_path / "straight")
-    train_until_interrupted(c, tmp_path / "resumed", 2, monkeypatch)
-    resumed = loop.train(c, tmp_path / "resumed", finish=False)
-    assert same_leaves(straight["state"], resumed["state"])
-    rows = read_metrics(tmp_path / "straight")
-    assert [r["loss"] for r in rows] == [r["loss"] for r in read_metrics(tmp_path / "resumed")]
+    straight, rows = straight_and_resumed(c, tmp_path, 2, monkeypatch)
     assert all(np.isfinite(r["critic_image_loss"]) and np.isfinite(r["critic_video_loss"]) for r in rows)
     assert {p.name for p in straight["pictures"]} == {"content_motion_grid.gif", "same_content.png",
                                                       "same_motion.png"}

@@ -56,7 +56,8 @@ from disentax.train.adversarial import (
 )
 from disentax.train.optim import OPTIMIZERS, make_optimizer
 
-__all__ = ["DCGAN", "LOSSES", "SD_GAN", "uniform_latents"]
+__all__ = ["DCGAN", "LOSSES", "SD_GAN", "critic_optimizer_hyperparameters", "generator_variables", "real_minibatch",
+           "uniform_latents"]
 
 LOSSES = ("gan", "wgan", "wgan_gp")
 NO_CODE = ("a GAN learns a generator and a critic but no encoder, so no representation of an image exists to "
@@ -68,7 +69,7 @@ def uniform_latents(key, n: int, dim: int) -> jax.Array:
     return jax.random.uniform(key, (int(n), int(dim)), jnp.float32, -1.0, 1.0)
 
 
-def _real(batch, name: str, k, steps: int):
+def real_minibatch(batch, name: str, k, steps: int):
     """The real minibatch of critic update k: batches of several updates hold them on axis 1."""
     x = batch[name]
     return x[:, k] if steps > 1 else x
@@ -113,7 +114,7 @@ def _build_dcgan(config, dataset) -> Method:
     gp_weight = float(hp.gp_weight)
 
     def critic_loss(cp, cs, gp, gs, batch, key, k):
-        real = _real(batch, "x", k, steps)
+        real = real_minibatch(batch, "x", k, steps)
         k_z, k_gp = jax.random.split(key)
         fake, _ = apply_network(generator, gp, gs, uniform_latents(k_z, real.shape[0], dim), train=True)
         real_logits, state = apply_network(critic, cp["critic"], cs["critic"], real, train=True)
@@ -134,7 +135,7 @@ def _build_dcgan(config, dataset) -> Method:
 
     def init_state(key, batch):
         k_g, k_d = jax.random.split(key)
-        x = _real(batch, "x", 0, steps)
+        x = real_minibatch(batch, "x", 0, steps)
         g = generator.init(k_g, jnp.zeros((1, dim), jnp.float32), train=False)
         d = critic.init(k_d, x[:1], train=False)
         return init_adversarial_state(g, tx, {"critic": d}, critics)
@@ -198,7 +199,7 @@ def _build_sd_gan(config, dataset) -> Method:
         return images[:n], images[n:], gs
 
     def critic_loss(cp, cs, gp, gs, batch, key, k):
-        x1, x2 = _real(batch, "x1", k, steps), _real(batch, "x2", k, steps)
+        x1, x2 = real_minibatch(batch, "x1", k, steps), real_minibatch(batch, "x2", k, steps)
         f1, f2, _ = fake_pairs(gp, gs, key, x1.shape[0], True)
         real_logits, state = apply_network(critic, cp["critic"], cs["critic"], x1, x2, train=True)
         fake_logits, state = apply_network(critic, cp["critic"], state, f1, f2, train=True)
@@ -213,7 +214,7 @@ def _build_sd_gan(config, dataset) -> Method:
 
     def init_state(key, batch):
         k_g, k_d = jax.random.split(key)
-        x = _real(batch, "x1", 0, steps)
+        x = real_minibatch(batch, "x1", 0, steps)
         g = generator.init(k_g, jnp.zeros((1, d_i + d_o), jnp.float32), train=False)
         d = critic.init(k_d, x[:1], x[:1], train=False)
         return init_adversarial_state(g, tx, {"critic": d}, critics)
@@ -305,7 +306,7 @@ _RADFORD = "Radford et al. (2016), Sec. 4"
 _MOMENT = Check(lambda v: 0 <= v < 1, "in [0, 1)")
 
 
-def _critic_optimizer_hps(source: str, lr: float, b1: float, b2: float, name: str = "adam"):
+def critic_optimizer_hyperparameters(source: str, lr: float, b1: float, b2: float, name: str = "adam"):
     return (
         Hyperparameter("critic.optimizer.name", name, "optimiser of the critic", source, one_of(*OPTIMIZERS)),
         Hyperparameter("critic.optimizer.learning_rate", lr, "its learning rate", source, greater_than(0)),
@@ -347,7 +348,7 @@ DCGAN = register(MethodSpec(
         Hyperparameter("identity_dim", 50, "evaluation only: the leading latent dimensions that play SD-GAN's "
                        "z_I, so the plain DCGAN is verified as the paper's baseline", "Donahue et al. (2018)",
                        at_least(1)),
-        *_critic_optimizer_hps(_RADFORD, 2e-4, 0.5, 0.999),
+        *critic_optimizer_hyperparameters(_RADFORD, 2e-4, 0.5, 0.999),
         *_EVALUATION_HPS,
     ),
     check=lambda c: _check_dcgan(c),
@@ -373,7 +374,7 @@ SD_GAN = register(MethodSpec(
         Hyperparameter("critic_steps", 1, "discriminator updates per generator update", _SD, at_least(1)),
         Hyperparameter("unroll", False, "critic updates as a Python loop instead of lax.fori_loop (same numbers)",
                        ""),
-        *_critic_optimizer_hps("Donahue et al. (2018), Sec. 4: Adam 2e-4, β1 = 0.5", 2e-4, 0.5, 0.999),
+        *critic_optimizer_hyperparameters("Donahue et al. (2018), Sec. 4: Adam 2e-4, β1 = 0.5", 2e-4, 0.5, 0.999),
         *_EVALUATION_HPS,
     ),
 ))

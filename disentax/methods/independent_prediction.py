@@ -68,7 +68,7 @@ from disentax.methods.registry import register
 from disentax.metrics import ksg
 from disentax.models.sequential import SequentialVAE
 from disentax.objectives.sequential import fixed_variance_gaussian_log_likelihood, sequential_elbo
-from disentax.train.adversarial import variables
+from disentax.train.adversarial import apply_network, variables
 from disentax.train.optim import make_optimizer
 from disentax.train.step import TrainState, make_train_step
 
@@ -155,26 +155,16 @@ def run_filter(prior_fn, posterior_fn, features, key, z_dim: int, *, sample: boo
     return {n: jnp.concatenate([a[:, None], jnp.swapaxes(r, 0, 1)], 1) for n, a, r in zip(names, first, rest)}
 
 
-def _apply(model, params, model_state, *args, train: bool, method: str):
-    """(output, model_state) of one of the model's methods; in training batch norm uses the batch's
-    statistics and the new running averages come back, in inference the state is returned as it is."""
-    if train:
-        out, new = model.apply(variables(params, model_state), *args, train=True, method=method,
-                               mutable=["batch_stats"])
-        return out, dict(new)
-    return model.apply(variables(params, model_state), *args, train=False, method=method), model_state
-
-
 def _clip_pass(model, params, model_state, clips, key, *, train: bool, sample: bool, variance: float):
     """Encode every frame, filter, decode every sample: (loss, aux, filtered, means, model_state)."""
     b, t = clips.shape[:2]
     frames = clips.reshape(b * t, *clips.shape[2:])
-    features, model_state = _apply(model, params, model_state, frames, train=train, method="encode")
+    features, model_state = apply_network(model, params, model_state, frames, train=train, method="encode")
     frozen = {"params": params}  # the transition and combiner hold no batch statistics
     prior_fn = lambda z: model.apply(frozen, z, method="prior")  # noqa: E731
     posterior_fn = lambda f, m, s: model.apply(frozen, f, m, s, method="posterior")  # noqa: E731
     filtered = run_filter(prior_fn, posterior_fn, features.reshape(b, t, -1), key, model.z_dim, sample=sample)
-    means, model_state = _apply(model, params, model_state, filtered["z"].reshape(b * t, -1), train=train,
+    means, model_state = apply_network(model, params, model_state, filtered["z"].reshape(b * t, -1), train=train,
                                        method="decode")
     means = means.reshape(clips.shape)
     log_px = fixed_variance_gaussian_log_likelihood(clips, means, variance)

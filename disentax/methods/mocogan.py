@@ -50,7 +50,7 @@ import numpy as np
 from disentax import viz
 from disentax.errors import ConfigError
 from disentax.methods.contract import Check, Hyperparameter, Method, MethodSpec, at_least, one_of
-from disentax.methods.gan import _critic_optimizer_hps, _real, generator_variables
+from disentax.methods.gan import critic_optimizer_hyperparameters, generator_variables, real_minibatch
 from disentax.methods.registry import register
 from disentax.metrics import content_distance as cd
 from disentax.metrics.content_distance import DEFAULT_THRESHOLD
@@ -160,7 +160,7 @@ def make_losses(parts: MoCoGANParts, steps: int = 1):
     t = parts.clip_length
 
     def critic_loss(cp, cs, gp, gs, batch, key, k):
-        real = _real(batch, "x", k, steps)
+        real = real_minibatch(batch, "x", k, steps)
         d = draws(key, real.shape[0], parts)
         fake, _ = parts.fake_clips(gp, gs, d["noise"], True)
         real_img, fake_img = sample_frame(d["real_frame"], real)[0], sample_frame(d["fake_frame"], fake)[0]
@@ -207,7 +207,7 @@ def _build_mocogan(config, dataset) -> Method:
     critic_loss, generator_loss = make_losses(parts, steps)
 
     def init_state(key, batch):
-        g, c = parts.init_variables(key, _real(batch, "x", 0, steps))
+        g, c = parts.init_variables(key, real_minibatch(batch, "x", 0, steps))
         return init_adversarial_state(g, tx, c, critics)
 
     def sample_batch(key, batch_size):
@@ -306,15 +306,9 @@ def _acd(chunks, threshold: float) -> dict:
     for c in chunks:
         for s in cd.STATISTICS:
             per_clip[s].append(cd.content_distances(c, threshold, statistic=s))
-    out = {}
-    for s, values in per_clip.items():
-        values = np.concatenate(values)
-        kept = ~np.isnan(values)
-        name = "acd" if s == "median" else f"acd_{s}"
-        out[name] = float(np.mean(values[kept])) if kept.any() else float("nan")
-        out["num_left_out" if s == "median" else f"num_left_out_{s}"] = int(np.sum(~kept))
-        out["num_clips"] = int(values.size)
-    return out
+    out = cd.summarise(np.concatenate(per_clip["median"]))
+    mean = cd.summarise(np.concatenate(per_clip["mean"]))
+    return {**out, "acd_mean": mean["acd"], "num_left_out_mean": mean["num_left_out"]}
 
 
 def _evaluations(parts: MoCoGANParts, dataset, hp):
@@ -380,7 +374,7 @@ MOCOGAN = register(MethodSpec(
         Hyperparameter("critic_steps", 1, "updates of each critic per generator update", _CODE, at_least(1)),
         Hyperparameter("unroll", True, "critic updates as a Python loop instead of lax.fori_loop (same numbers; "
                        "on CPU a step inside fori_loop measured 3-30x slower)", "chosen"),
-        *_critic_optimizer_hps(_CODE + ": Adam 2e-4, β = (0.5, 0.999)", 2e-4, 0.5, 0.999),
+        *critic_optimizer_hyperparameters(_CODE + ": Adam 2e-4, β = (0.5, 0.999)", 2e-4, 0.5, 0.999),
         Hyperparameter("acd_clips", 256, "generated (and real) clips scored by the average content distance",
                        "chosen", Check(lambda v: v >= 2 and v % 2 == 0, "an even number >= 2")),
         Hyperparameter("acd_threshold", DEFAULT_THRESHOLD, "ACD: a pixel belongs to the shape when its largest "

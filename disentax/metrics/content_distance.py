@@ -43,7 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["average_content_distance", "content_distance_summary", "content_distances", "shape_colours"]
+__all__ = ["average_content_distance", "content_distance_summary", "content_distances", "shape_colours", "summarise"]
 
 DEFAULT_THRESHOLD = 0.1
 STATISTICS = ("mean", "median")
@@ -113,9 +113,16 @@ def content_distance_summary(clips: Any, threshold: float = DEFAULT_THRESHOLD, s
     """``{"acd", "per_clip" [N], "num_left_out", "num_clips"}``: :func:`average_content_distance`
     with the per-clip values (NaN where left out) and the number of clips with fewer than two shape frames."""
     per_clip = content_distances(clips, threshold, scale, statistic)
+    return {**summarise(per_clip), "per_clip": per_clip}
+
+
+def summarise(per_clip) -> dict:
+    """``{"acd", "num_left_out", "num_clips"}`` of per-clip distances (:func:`content_distances`,
+    possibly of several batches concatenated): the mean over the clips that are not NaN."""
+    per_clip = np.asarray(per_clip, np.float64)
     kept = ~np.isnan(per_clip)
     acd = float(np.mean(per_clip[kept])) if np.any(kept) else float("nan")
-    return {"acd": acd, "per_clip": per_clip, "num_left_out": int(np.sum(~kept)), "num_clips": int(per_clip.size)}
+    return {"acd": acd, "num_left_out": int(np.sum(~kept)), "num_clips": int(per_clip.size)}
 
 
 def average_content_distance(clips: Any, threshold: float = DEFAULT_THRESHOLD, scale: float = 255.0,

@@ -37,14 +37,16 @@ def variables(params, model_state) -> dict:
     return {"params": params, **model_state}
 
 
-def apply_network(module, params, model_state, *args, train: bool):
-    """`(output, model_state)` of a Flax module. In train mode batch norm uses the batch's statistics
-    and the returned state holds the updated running averages (the caller keeps or drops them); in
-    inference mode the state comes back unchanged. A network without batch norm has state {}."""
+def apply_network(module, params, model_state, *args, train: bool, method: str | None = None):
+    """`(output, model_state)` of a Flax module (or of its method called `method`). In train mode
+    batch norm uses the batch's statistics and the returned state holds the updated running averages
+    (the caller keeps or drops them); in inference mode the state comes back unchanged. A network
+    without batch norm has state {}."""
+    kwargs = {} if method is None else {"method": method}
     if train:
-        out, new = module.apply(variables(params, model_state), *args, train=True, mutable=["batch_stats"])
+        out, new = module.apply(variables(params, model_state), *args, train=True, mutable=["batch_stats"], **kwargs)
         return out, dict(new)
-    return module.apply(variables(params, model_state), *args, train=False), model_state
+    return module.apply(variables(params, model_state), *args, train=False, **kwargs), model_state
 
 
 @dataclasses.dataclass(frozen=True)
