@@ -57,8 +57,18 @@ METHOD_TINY["independent_prediction"] = {
     "hp.encoder_widths": (4, 4, 4, 4), "hp.features": 8, "hp.generator_widths": (4, 4, 4, 4), "hp.factor_dim": 2,
     "hp.transition_hidden": 16, "hp.transition_layers": 2, "hp.num_frames": 3, "hp.eval_clips": 16,
     "hp.partitions": 3, "batch_size": 8}
+# dynamics_content: 8-unit MLPs, small pools, a 2-run planning evaluation of 3 steps.
+METHOD_TINY["dynamics_content"] = {
+    "hp.encoder_hidden": (8,), "hp.decoder_hidden": (8,), "hp.transition_hidden": (8,), "hp.backward_hidden": (8,),
+    "hp.x_examples": 64, "hp.y_examples": 32, "hp.eval_examples": 8, "hp.plan_runs": 2, "hp.plan_steps": 3,
+    "hp.plan_horizon": 3, "hp.plan_iterations": 1}
+# controllable_factors: conv width 4, 8-unit heads, 8 sampled factors, a small evaluation.
+METHOD_TINY["controllable_factors"] = {"hp.channels": (4, 4, 4, 4), "hp.hidden": 8, "hp.num_factors": 8,
+                                       "hp.eval_states": 16, "hp.eval_factors": 32, "batch_size": 8}
 # The config file of each method (most are `<method>_dsprites`).
 CONFIG_FOR = {
+    "controllable_factors": "controllable_factors_gridworld",
+    "dynamics_content": "dynamics_content_planar",
     "independent_prediction": "independent_prediction_bouncing_digits",
     "mvae": "mvae_multi_dsprites",
     "mvae_baseline": "vae_multi_dsprites",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from disentax import envs
 from disentax.data import tfds, video
 from disentax.data.coloured_dsprites import ColouredDSprites
 from disentax.data.digits import Digits
@@ -75,6 +76,19 @@ register("shape_motion", "procedural 16-frame 64x64 clips: a circle or square of
 register("bouncing_digits", "procedural 10-frame 64x64 clips: two digits bouncing, in red and green planes "
          "(moving MNIST as Whitney & Fergus 2018 use it, scikit-learn glyphs, offline)")(
     lambda: video.BouncingDigits("train"))
+
+register("gridworld", "64x64 grid world of 8x8 cells: a red disc moved down/left/right/up, one orange wall "
+         "(Thomas et al. 2018, Sec. 4)")(lambda: envs.get_env("gridworld"))
+register("gridworld_redundant", "the grid world with a second 'up' and a 'down+left' action (Thomas et al. 2018, "
+         "Sec. 4.1)")(lambda: envs.get_env("gridworld_redundant"))
+register("gridworld_switch", "64x64 grid world of 4x4 cells with a green on/off switch, actions up/left/pass/right/"
+         "toggle/down (Thomas et al. 2018, App. B.3)")(lambda: envs.get_env("gridworld_switch"))
+register("digit_gridworld", "64x64x1 grid world of two scikit-learn digits (odd, even) on 7x7 positions, 4 actions "
+         "each (Thomas et al. 2018, App. B.1)")(lambda: envs.get_env("digit_gridworld"))
+register("planar", "40x40 planar system: a disc agent among six obstacles, 2-D continuous moves (Banijamali et al. "
+         "2018, Sec. 4, set X)")(lambda: envs.get_env("planar"))
+register("planar_y", "the planar system with a cross-shaped agent (Banijamali et al. 2018, Sec. 4, set Y)")(
+    lambda: envs.get_env("planar_y"))
 
 # Real datasets through tensorflow-datasets (extra: pip install 'disentax[tfds]'), read from
 # $TFDS_DATA_DIR (default ~/tensorflow_datasets). Ground-truth grids first, then image sets

@@ -7,13 +7,16 @@
 The contract is documented in `disentax.methods.contract`; a method from another package registers
 through the `disentax.methods` entry-point group (`disentax.methods.registry`). The in-package
 families: `vae` (vae, beta_vae, annealed_vae, beta_tcvae, dip_vae_i, dip_vae_ii), `hfvae`,
-`factor_vae`, `gan` (dcgan, sd_gan), `mocogan` (Tulyakov et al. (2018), video), `icm`, `independent_prediction` (Whitney & Fergus (2018), on video clips), `semi_supervised`, `ml_vae`, `mvae` (mvae, mvae_baseline), `auxiliary`
+`factor_vae`, `gan` (dcgan, sd_gan), `mocogan` (Tulyakov et al. (2018), video), `icm`, `independent_prediction` (Whitney & Fergus (2018), on video clips), `controllable_factors`
+(Thomas et al. (2018), by acting in `disentax.envs`), `dynamics_content` (Banijamali et al. (2018), planning), `semi_supervised`, `ml_vae`, `mvae` (mvae, mvae_baseline), `auxiliary`
 (auxiliary_vae, auxiliary_vae_clustering), `embedding` (f_statistic, triplet), `factor_capacity` and `jade` (jade, with its single / paired
 classifier variants).
 """
 # The other families register themselves on import.
 from disentax.methods import (  # noqa: F401, E402
     auxiliary,
+    controllable_factors,
+    dynamics_content,
     embedding,
     factor_capacity,
     factor_vae,

@@ -10,6 +10,7 @@ from disentax.objectives.adversarial import (
     wgan_gp_critic_loss,
     winner_take_all_loss,
 )
+from disentax.objectives.controllable_embedding import dynamics_content_elbo, invert_transition, locally_linear
 from disentax.objectives.cross_domain import classifier_loss, cross_domain_kl, jade_loss
 from disentax.objectives.dip import covariance_penalty, dip_vae
 from disentax.objectives.elbo import (
@@ -29,11 +30,18 @@ from disentax.objectives.factor import (
     permute_dims,
 )
 from disentax.objectives.grouped import ml_vae, product_of_gaussians
+from disentax.objectives.selectivity import gaussian_kernel_log, positive_projection_log, reinforce_loss
 from disentax.objectives.semi_supervised import semi_supervised_vae, supervised_objective, unsupervised_objective
 from disentax.objectives.sequential import fixed_variance_gaussian_log_likelihood, sequential_elbo
 from disentax.objectives.total_correlation import beta_tcvae, hfvae
 
 __all__ = [
+    "dynamics_content_elbo",
+    "gaussian_kernel_log",
+    "invert_transition",
+    "locally_linear",
+    "positive_projection_log",
+    "reinforce_loss",
     "LIKELIHOODS",
     "beta_tcvae",
     "covariance_penalty",
