@@ -21,7 +21,7 @@ Measured on CPU (12 ms a step): see `reproduce/dynamics_content_planar.py` and r
 With content read from the image itself (`content_from=x_t` or `x_next`, the literal Eqs. 5 and 3) the
 content latent carried the position and the dynamics latent stayed unorganised (0 % planning success
 after 20,000 steps); with the default `other` the latent map orders the positions. The planner with a
-perfect embedding reaches 90 % of the in-sight `random` pairs and none of the `corners` runs (the
+perfect embedding reaches 70-90 % of the in-sight `random` pairs and none of the `corners` runs (the
 obstacles on the diagonal): see `disentax.methods.dynamics_content`.
 """
 from disentax.config import base_config

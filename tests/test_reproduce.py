@@ -25,7 +25,8 @@ SCRIPTS = [("semi_supervised_digits", True), ("ml_vae_groups", False), ("dip_vae
            ("beta_tcvae_mig", False),
            ("factor_vae_dsprites", False), ("hfvae_dsprites", True), ("annealed_vae_dsprites", False),
            ("mvae_multi_dsprites", True), ("auxiliary_swap_coloured_dsprites", True),
-           ("mocogan_shape_motion", False), ("independent_prediction_bouncing_digits", True)]
+           ("mocogan_shape_motion", False), ("independent_prediction_bouncing_digits", True),
+           ("dynamics_content_planar", True), ("controllable_factors_gridworld", False)]
 NUMBER = re.compile(r"^-?\d+(\.\d+)?")
 
 

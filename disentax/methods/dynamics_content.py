@@ -62,7 +62,7 @@ states (not the pools), mean ± std:
   initial and final observations"). For X, the same planner on the true coordinates with the free-space
   model z' = z + u / size (`*_oracle`) shows what a perfect embedding reaches with this planner: a
   quadratic cost toward the goal walks into the obstacles on the diagonal (0 % on `corners`), and reaches
-  90 % of the `random` pairs (measured; the rest stop against an obstacle's rim). The paper's 100 % needs
+  70-90 % of the `random` pairs (two draws of 20; the rest stop against an obstacle's rim). The paper's 100 % needs
   a model whose latent geometry routes around the obstacles.
 
 No code: `disentax evaluate`'s metrics score a code against a discrete factor grid; the planar system's
