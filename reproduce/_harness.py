@@ -28,8 +28,10 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing
 
 from disentax import config as cfg  # noqa: E402
 from disentax.methods.registry import set_path  # noqa: E402
+from disentax.runner.loop import train  # noqa: E402
 from disentax.runner.sweep import train_sweep  # noqa: E402
 from disentax.runner.sweep_scores import evaluate_sweep  # noqa: E402
+from disentax.train.logging import read_json  # noqa: E402
 
 BUDGET_NAMES = ("smoke", "cpu", "paper")
 RESULTS = ROOT / "reproduce" / "RESULTS.md"
@@ -202,3 +204,17 @@ def sweep_and_score(config, workdir: Path, seeds: int, grid: dict, metric: str, 
     progress(f"{config.method} ({what}; {seeds} seeds): {len(trained['members'])} members trained to step "
              f"{trained['step']} and scored ({time.perf_counter() - t:.0f} s)")
     return {"trained": trained, "scored": scored}
+
+
+def train_and_evaluate(config, workdir: Path) -> tuple[dict, object]:
+    """Train (or resume) one run: (its evaluation, its method). The evaluation is the one
+    `evaluation.json` holds when training wrote it at the run's last step (and no `disentax evaluate`
+    with another seed has replaced it since), else the one training computes as it ends."""
+    workdir = Path(workdir)
+    written = read_json(workdir / "evaluation.json")
+    if written is not None and written.get("step") == int(config.num_steps) and "seed" not in written:
+        out = train(config, workdir, finish=False)  # resumes at the last step: nothing to train
+        if int(out["step"]) == int(config.num_steps):
+            return written, out["method"]
+    out = train(config, workdir)
+    return out["evaluation"], out["method"]

@@ -59,8 +59,7 @@ import _harness as h
 import jax
 import numpy as np
 
-from disentax.runner.loop import NonFiniteLossError, run_keys, train
-from disentax.train.logging import read_json
+from disentax.runner.loop import NonFiniteLossError, run_keys
 
 SCRIPT = "controllable_factors_gridworld"
 _HP = "controllable_factors"
@@ -82,19 +81,6 @@ WORLDS = [
 ]
 
 
-def train_and_evaluate(config, workdir: Path) -> tuple[dict, object]:
-    """Train (or resume) one run: (its evaluation, its method). The evaluation is the one
-    `evaluation.json` holds when training wrote it at the run's last step, else the one training
-    computes as it ends."""
-    written = read_json(workdir / "evaluation.json")
-    if written is not None and written.get("step") == int(config.num_steps) and "seed" not in written:
-        out = train(config, workdir, finish=False)  # resumes at the last step: nothing to train
-        if int(out["step"]) == int(config.num_steps):
-            return written, out["method"]
-    out = train(config, workdir)
-    return out["evaluation"], out["method"]
-
-
 def untrained_evaluation(method, config) -> dict:
     """The evaluation of the run's networks at step 0 (their initial parameters), from the same key as
     the trained one's: what the correlations read before any training."""
@@ -113,7 +99,7 @@ def run(budget: h.Budget, workdir) -> list[dict]:
             c = h.budget_config(config_name, budget, budget.extra["overrides"])
             c.seed = seed
             try:
-                ev, method = train_and_evaluate(c, Path(workdir) / f"s{seed}" / label)
+                ev, method = h.train_and_evaluate(c, Path(workdir) / f"s{seed}" / label)
             except NonFiniteLossError as e:
                 rows.append({"seed": seed, "world": label, "diverged": e.step})
                 h.progress(f"seed={seed} {label}: diverged at step {e.step}; left out")

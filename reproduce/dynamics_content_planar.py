@@ -60,8 +60,7 @@ from typing import Sequence
 
 import _harness as h
 
-from disentax.runner.loop import NonFiniteLossError, train
-from disentax.train.logging import read_json
+from disentax.runner.loop import NonFiniteLossError
 
 SCRIPT = "dynamics_content_planar"
 CONFIG = "dynamics_content_planar"
@@ -83,17 +82,6 @@ PAPER = {"x": {"reconstruction": "3.6 ± 1.7", "prediction": "6.2 ± 2.8", "plan
                "success_rate": "100 %"}}
 
 
-def train_and_evaluate(config, workdir: Path) -> dict:
-    """Train (or resume) one run and return its evaluation: the one `evaluation.json` holds when it
-    was written at the run's last step by training, else the one training computes as it ends."""
-    written = read_json(workdir / "evaluation.json")
-    if written is not None and written.get("step") == int(config.num_steps) and "seed" not in written:
-        out = train(config, workdir, finish=False)  # resumes at the last step: nothing to train
-        if int(out["step"]) == int(config.num_steps):
-            return written
-    return train(config, workdir)["evaluation"]
-
-
 TASKS = (("corners", "corner to corner"), ("random", "random pairs in sight"))
 
 
@@ -108,7 +96,7 @@ def run(budget: h.Budget, workdir) -> list[dict]:
         c = h.budget_config(CONFIG, budget, budget.extra["overrides"])
         c.seed = seed
         try:
-            ev = train_and_evaluate(c, Path(workdir) / f"s{seed}")
+            ev, _ = h.train_and_evaluate(c, Path(workdir) / f"s{seed}")
         except NonFiniteLossError as e:
             rows.append({"seed": seed, "diverged": e.step})
             h.progress(f"seed={seed}: diverged at step {e.step}; left out")

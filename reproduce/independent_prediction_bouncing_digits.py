@@ -52,8 +52,7 @@ from typing import Sequence
 
 import _harness as h
 
-from disentax.runner.loop import NonFiniteLossError, train
-from disentax.train.logging import read_json
+from disentax.runner.loop import NonFiniteLossError
 
 SCRIPT = "independent_prediction_bouncing_digits"
 _HP = "independent_prediction"
@@ -75,17 +74,6 @@ PAPER = {"factored": {"same": "4.61", "cross": "0.75", "elbo": "-2902"},
          "entangled": {"same": "4.66", "cross": "2.61", "elbo": "-2896"}}
 
 
-def train_and_evaluate(config, workdir: Path) -> dict:
-    """Train (or resume) one run and return its evaluation: the one `evaluation.json` holds when it
-    was written at the run's last step by training, else the one training computes as it ends."""
-    written = read_json(workdir / "evaluation.json")
-    if written is not None and written.get("step") == int(config.num_steps) and "seed" not in written:
-        out = train(config, workdir, finish=False)  # resumes at the last step: nothing to train
-        if int(out["step"]) == int(config.num_steps):
-            return written
-    return train(config, workdir)["evaluation"]
-
-
 def run(budget: h.Budget, workdir) -> list[dict]:
     """Both models per seed; rows {"seed", "model", "same", "cross", "elbo_per_frame", "position", ...}."""
     rows = []
@@ -95,7 +83,7 @@ def run(budget: h.Budget, workdir) -> list[dict]:
             c = h.budget_config(config_name, budget, budget.extra["overrides"])
             c.seed = seed
             try:
-                ev = train_and_evaluate(c, Path(workdir) / f"s{seed}" / label)
+                ev, _ = h.train_and_evaluate(c, Path(workdir) / f"s{seed}" / label)
             except NonFiniteLossError as e:
                 rows.append({"seed": seed, "model": label, "diverged": e.step})
                 h.progress(f"seed={seed} {label}: diverged at step {e.step}; left out")

@@ -51,8 +51,7 @@ import _harness as h
 import jax
 import numpy as np
 
-from disentax.runner.loop import NonFiniteLossError, run_keys, train
-from disentax.train.logging import read_json
+from disentax.runner.loop import NonFiniteLossError, run_keys
 
 SCRIPT = "mocogan_shape_motion"
 _TINY = {"mocogan.base": 4, "mocogan.content_dim": 4, "mocogan.motion_dim": 3, "mocogan.noise_dim": 2,
@@ -65,19 +64,6 @@ BUDGETS = {
 }
 PAPER = {"generated": "1.79 (MoCoGAN; VGAN 5.02)", "real": "0 (reference)",
          "pairs": "pictures only (Fig. 2), no number"}
-
-
-def train_and_evaluate(config, workdir: Path) -> tuple[dict, object]:
-    """Train (or resume) one run: (its evaluation, its method). The evaluation is the one
-    `evaluation.json` holds when training wrote it at the run's last step, else the one training
-    computes as it ends."""
-    written = read_json(workdir / "evaluation.json")
-    if written is not None and written.get("step") == int(config.num_steps) and "seed" not in written:
-        out = train(config, workdir, finish=False)  # resumes at the last step: nothing to train
-        if int(out["step"]) == int(config.num_steps):
-            return written, out["method"]
-    out = train(config, workdir)
-    return out["evaluation"], out["method"]
 
 
 def untrained_evaluation(method, config) -> dict:
@@ -97,7 +83,7 @@ def run(budget: h.Budget, workdir) -> list[dict]:
         c = h.budget_config("mocogan_shape_motion", budget, budget.extra["overrides"])
         c.seed = seed
         try:
-            ev, method = train_and_evaluate(c, Path(workdir) / f"s{seed}")
+            ev, method = h.train_and_evaluate(c, Path(workdir) / f"s{seed}")
         except NonFiniteLossError as e:
             rows.append({"seed": seed, "diverged": e.step})
             h.progress(f"seed={seed}: diverged at step {e.step}; left out")
