@@ -41,7 +41,9 @@ def list_configs() -> list[str]:
 
 
 def list_datasets() -> list[str]:
-    return ["Datasets (config.dataset):"] + [f"  {n:<18} {data_registry.describe(n)}" for n in data_registry.available()]
+    names = data_registry.available()
+    width = max(map(len, names))  # the longest name sets the column, so no description runs into a name
+    return ["Datasets (config.dataset):"] + [f"  {n:<{width}} {data_registry.describe(n)}" for n in names]
 
 
 def list_metrics() -> list[str]:
