@@ -306,14 +306,22 @@ def _greedy_actions(model, hp, v, h, key):
     return jnp.argmax(model.apply(v, jnp.repeat(h[:, None], k, 1), eye, method="policy"), -1)
 
 
-def _evaluations(model, hp, env):
-    encode = _encoder(model)
+def _inference_episode(model, hp, env):
+    """`_episode` jitted in inference mode (ε = 0, batch norm's running averages): (variables, states,
+    key) -> its outputs, for the evaluation and the pictures."""
 
     @jax.jit
     def episode(v, states, key):
         params, state = _split_variables(v)
-        out, _ = _episode(model, hp, env, params, state, states, key, train=False, epsilon=0.0)
-        return out["reward"], out["h_next"] - out["h"]
+        return _episode(model, hp, env, params, state, states, key, train=False, epsilon=0.0)[0]
+
+    return episode
+
+
+def _evaluations(model, hp, env):
+    encode = _encoder(model)
+    episode = _inference_episode(model, hp, env)
+    greedy_actions = jax.jit(lambda v, h, k: _greedy_actions(model, hp, v, h, k))
 
     def evaluations(v, key) -> dict:
         k_states, k_fresh, k_episode, k_phi, k_hist = jax.random.split(key, 5)
@@ -323,11 +331,12 @@ def _evaluations(model, hp, env):
         h = encode(v, obs)
         report = correlation_report(h, coords, env.coordinate_names)
         fresh = jax.vmap(env.reset)(jax.random.split(k_fresh, int(hp.eval_states)))
-        reward, variation = episode(v, fresh, k_episode)
+        out = episode(v, fresh, k_episode)
+        reward, variation = out["reward"], out["h_next"] - out["h"]
         m = int(hp.eval_factors)
         many = jax.vmap(env.reset)(jax.random.split(k_hist, m))
         h_many = jnp.asarray(encode(v, np.asarray(render_states(env, many))))
-        greedy = np.asarray(jax.jit(lambda v, h, k: _greedy_actions(model, hp, v, h, k))(v, h_many, k_phi))
+        greedy = np.asarray(greedy_actions(v, h_many, k_phi))
         names = list(env.action_names)
         if hp.variant == "shared":
             counts = np.bincount(greedy, minlength=len(names))
@@ -366,12 +375,7 @@ def _plt():
 
 def _pictures(model, hp, env):
     encode = _encoder(model)
-
-    @jax.jit
-    def variations(v, states, key):
-        params, state = _split_variables(v)
-        out, _ = _episode(model, hp, env, params, state, states, key, train=False, epsilon=0.0)
-        return out["h_next"] - out["h"], out["actions"][0], out["h"], out["phi_b"], out["observations"][-1]
+    episode = _inference_episode(model, hp, env)
 
     def pictures(v, key, workdir) -> list[Path]:
         plt = _plt()
@@ -380,7 +384,9 @@ def _pictures(model, hp, env):
         paths = []
         m = int(hp.eval_factors)
         states = jax.vmap(env.reset)(jax.random.split(k_states, m))
-        dh, first, h0, phi_b, last = (np.asarray(a) for a in variations(v, states, k_episode))
+        out = episode(v, states, k_episode)
+        dh, first, h0, phi_b, last = (np.asarray(a) for a in (out["h_next"] - out["h"], out["actions"][0], out["h"],
+                                                              out["phi_b"], out["observations"][-1]))
         names = list(env.action_names)
         k = dh.shape[1]
         # Fig. 2a: the variations h' − h of sampled factors, coloured by the (first) action taken.
