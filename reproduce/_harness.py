@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Sequence
 
 import jax
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run from a checkout without installing
@@ -28,7 +29,7 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing
 
 from disentax import config as cfg  # noqa: E402
 from disentax.methods.registry import set_path  # noqa: E402
-from disentax.runner.loop import train  # noqa: E402
+from disentax.runner.loop import NonFiniteLossError, run_keys, train  # noqa: E402
 from disentax.runner.sweep import train_sweep  # noqa: E402
 from disentax.runner.sweep_scores import evaluate_sweep  # noqa: E402
 from disentax.train.logging import read_json  # noqa: E402
@@ -218,3 +219,27 @@ def train_and_evaluate(config, workdir: Path) -> tuple[dict, object]:
             return written, out["method"]
     out = train(config, workdir)
     return out["evaluation"], out["method"]
+
+
+def train_seed(config_name: str, budget: Budget, seed: int, workdir: Path, rows: list, **labels):
+    """Train (or resume) `config_name` at `budget` with `seed` in `workdir`: (config, evaluation,
+    method). A run whose loss went non-finite appends {"seed", **labels, "diverged": step} to `rows`,
+    says so, and returns None (the scripts leave it out of the numbers)."""
+    config = budget_config(config_name, budget, budget.extra["overrides"])
+    config.seed = seed
+    try:
+        evaluation, method = train_and_evaluate(config, workdir)
+    except NonFiniteLossError as e:
+        rows.append({"seed": seed, **labels, "diverged": e.step})
+        progress(f"{' '.join([f'seed={seed}', *map(str, labels.values())])}: diverged at step {e.step}; left out")
+        return None
+    return config, evaluation, method
+
+
+def untrained_evaluation(method, config) -> dict:
+    """The method's evaluation of the run's networks at step 0 (their initial parameters), from the
+    same keys as the trained run's: what the scores read before any training."""
+    init_key, data_key, _, viz_key = run_keys(int(config.seed))
+    state = method.init_state(init_key, method.sample_batch(data_key, int(config.batch_size)))
+    variables = jax.tree.map(np.asarray, method.scored_params(state))
+    return method.evaluations(variables, jax.random.split(viz_key)[1])

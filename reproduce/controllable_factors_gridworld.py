@@ -56,10 +56,6 @@ from pathlib import Path
 from typing import Sequence
 
 import _harness as h
-import jax
-import numpy as np
-
-from disentax.runner.loop import NonFiniteLossError, run_keys
 
 SCRIPT = "controllable_factors_gridworld"
 _HP = "controllable_factors"
@@ -81,30 +77,17 @@ WORLDS = [
 ]
 
 
-def untrained_evaluation(method, config) -> dict:
-    """The evaluation of the run's networks at step 0 (their initial parameters), from the same key as
-    the trained one's: what the correlations read before any training."""
-    init_key, data_key, _, viz_key = run_keys(int(config.seed))
-    state = method.init_state(init_key, method.sample_batch(data_key, int(config.batch_size)))
-    variables = jax.tree.map(np.asarray, method.scored_params(state))
-    return method.evaluations(variables, jax.random.split(viz_key)[1])
-
-
 def run(budget: h.Budget, workdir) -> list[dict]:
     """Both worlds per seed; rows {"seed", "world", "best", "factor", "r2", "untrained", "selectivity", ...}."""
     rows = []
     for seed in range(budget.seeds):
         for label, config_name, _ in WORLDS:
             t = time.perf_counter()
-            c = h.budget_config(config_name, budget, budget.extra["overrides"])
-            c.seed = seed
-            try:
-                ev, method = h.train_and_evaluate(c, Path(workdir) / f"s{seed}" / label)
-            except NonFiniteLossError as e:
-                rows.append({"seed": seed, "world": label, "diverged": e.step})
-                h.progress(f"seed={seed} {label}: diverged at step {e.step}; left out")
+            trained = h.train_seed(config_name, budget, seed, Path(workdir) / f"s{seed}" / label, rows, world=label)
+            if trained is None:
                 continue
-            before = untrained_evaluation(method, c)
+            c, ev, method = trained
+            before = h.untrained_evaluation(method, c)
             corr, greedy = ev["correlation"], ev["greedy_actions"]
             row = {"seed": seed, "world": label, "diverged": None, "env": ev["env"], "states": ev["states"],
                    "best": corr["best_abs_corr"], "factor": corr["best_factor"], "r2": corr["r2"],

@@ -60,8 +60,6 @@ from typing import Sequence
 
 import _harness as h
 
-from disentax.runner.loop import NonFiniteLossError
-
 SCRIPT = "dynamics_content_planar"
 CONFIG = "dynamics_content_planar"
 _HP = "dynamics_content"
@@ -93,14 +91,10 @@ def run(budget: h.Budget, workdir) -> list[dict]:
     rows = []
     for seed in range(budget.seeds):
         t = time.perf_counter()
-        c = h.budget_config(CONFIG, budget, budget.extra["overrides"])
-        c.seed = seed
-        try:
-            ev, _ = h.train_and_evaluate(c, Path(workdir) / f"s{seed}")
-        except NonFiniteLossError as e:
-            rows.append({"seed": seed, "diverged": e.step})
-            h.progress(f"seed={seed}: diverged at step {e.step}; left out")
+        trained = h.train_seed(CONFIG, budget, seed, Path(workdir) / f"s{seed}", rows)
+        if trained is None:
             continue
+        _, ev, _ = trained
         row = {"seed": seed, "diverged": None, "x": ev["x"], "y": ev["y"], "units": ev["units"],
                "plan_runs": ev["plan_runs"], "plan_steps": ev["plan_steps"], "plan_horizon": ev["plan_horizon"],
                "held_out_examples": ev["held_out_examples"], "success_radius_px": ev["success_radius_px"]}

@@ -52,8 +52,6 @@ from typing import Sequence
 
 import _harness as h
 
-from disentax.runner.loop import NonFiniteLossError
-
 SCRIPT = "independent_prediction_bouncing_digits"
 _HP = "independent_prediction"
 _TINY = {f"{_HP}.encoder_widths": (4, 4, 4, 4), f"{_HP}.features": 8, f"{_HP}.generator_widths": (4, 4, 4, 4),
@@ -80,14 +78,10 @@ def run(budget: h.Budget, workdir) -> list[dict]:
     for seed in range(budget.seeds):
         for label, config_name in MODELS:
             t = time.perf_counter()
-            c = h.budget_config(config_name, budget, budget.extra["overrides"])
-            c.seed = seed
-            try:
-                ev, _ = h.train_and_evaluate(c, Path(workdir) / f"s{seed}" / label)
-            except NonFiniteLossError as e:
-                rows.append({"seed": seed, "model": label, "diverged": e.step})
-                h.progress(f"seed={seed} {label}: diverged at step {e.step}; left out")
+            trained = h.train_seed(config_name, budget, seed, Path(workdir) / f"s{seed}" / label, rows, model=label)
+            if trained is None:
                 continue
+            _, ev, _ = trained
             trans, elbo = ev["transition_information"], ev["elbo"]
             row = {"seed": seed, "model": label, "diverged": None, "same": trans["same"], "cross": trans["cross"],
                    "elbo_per_frame": elbo["per_frame"], "elbo_per_clip": elbo["per_clip"],

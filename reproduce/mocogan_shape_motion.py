@@ -48,10 +48,7 @@ from pathlib import Path
 from typing import Sequence
 
 import _harness as h
-import jax
 import numpy as np
-
-from disentax.runner.loop import NonFiniteLossError, run_keys
 
 SCRIPT = "mocogan_shape_motion"
 _TINY = {"mocogan.base": 4, "mocogan.content_dim": 4, "mocogan.motion_dim": 3, "mocogan.noise_dim": 2,
@@ -66,29 +63,16 @@ PAPER = {"generated": "1.79 (MoCoGAN; VGAN 5.02)", "real": "0 (reference)",
          "pairs": "pictures only (Fig. 2), no number"}
 
 
-def untrained_evaluation(method, config) -> dict:
-    """The evaluation of the run's generator at step 0 (its initial parameters), drawn from the same
-    key as the trained one's: what the scores read before any training."""
-    init_key, data_key, _, viz_key = run_keys(int(config.seed))
-    state = method.init_state(init_key, method.sample_batch(data_key, int(config.batch_size)))
-    params = jax.tree.map(np.asarray, method.scored_params(state))
-    return method.evaluations(params, jax.random.split(viz_key)[1])
-
-
 def run(budget: h.Budget, workdir) -> list[dict]:
     """Train and score each seed; rows {"seed", "generated", "real", "pairs", "untrained", ...}."""
     rows = []
     for seed in range(budget.seeds):
         t = time.perf_counter()
-        c = h.budget_config("mocogan_shape_motion", budget, budget.extra["overrides"])
-        c.seed = seed
-        try:
-            ev, method = h.train_and_evaluate(c, Path(workdir) / f"s{seed}")
-        except NonFiniteLossError as e:
-            rows.append({"seed": seed, "diverged": e.step})
-            h.progress(f"seed={seed}: diverged at step {e.step}; left out")
+        trained = h.train_seed("mocogan_shape_motion", budget, seed, Path(workdir) / f"s{seed}", rows)
+        if trained is None:
             continue
-        before = untrained_evaluation(method, c)
+        c, ev, method = trained
+        before = h.untrained_evaluation(method, c)
         row = {"seed": seed, "diverged": None, "threshold": ev["threshold"], "acd": ev["acd"],
                "same_content_colour_distance": ev["same_content_colour_distance"],
                "untrained": {"acd": before["acd"], "same_content_colour_distance":
