@@ -65,8 +65,14 @@ METHOD_TINY["dynamics_content"] = {
 # controllable_factors: conv width 4, 8-unit heads, 8 sampled factors, a small evaluation.
 METHOD_TINY["controllable_factors"] = {"hp.channels": (4, 4, 4, 4), "hp.hidden": 8, "hp.num_factors": 8,
                                        "hp.eval_states": 16, "hp.eval_factors": 32, "batch_size": 8}
+METHOD_TINY["attribute_transfer"] = {"hp.embed_dim": 8, "hp.hidden": 8, "hp.classifier_heights": (3,), "hp.classifier_filters": 4, "hp.eval_sentences": 20, "hp.judge_steps": 5, "hp.lm_steps": 5, "hp.picture_sentences": 4, "batch_size": 8}
+METHOD_TINY["mmd_traversal"] = {"hp.embed_dim": 8, "hp.heights": (1, 2), "hp.filters": 4, "hp.hidden": 8, "hp.autoencoder_steps": 2, "hp.reference_per_class": 6, "hp.eval_sentences": 8, "hp.judge_steps": 5, "hp.lm_steps": 5, "hp.bfgs_maxiter": 10, "hp.bfgs_restarts": 1, "hp.lam_sweep": (1e-3,), "hp.picture_sentences": 12, "hp.picture_paths": 2, "hp.examples_md": 3, "batch_size": 8}
+METHOD_TINY["multitask_seq2seq"] = {"hp.hidden": 8, "hp.representation_dim": 4, "hp.embed_dim": 4, "hp.per_template": 3, "hp.kmeans_runs": 2, "hp.eval_sentences": 6, "batch_size": 8}
+METHOD_TINY["arae"] = {"hp.embed_dim": 8, "hp.hidden": 8, "hp.code_dim": 4, "hp.z_dim": 2, "hp.generator_hidden": (8,), "hp.critic_hidden": (8,), "hp.classifier_hidden": (8,), "hp.critic_steps": 2, "hp.eval_sentences": 20, "hp.judge_steps": 3, "hp.lm_steps": 3, "hp.reverse_steps": 3, "hp.probe_sentences": 40, "hp.picture_sentences": 4, "batch_size": 8}
 # The config file of each method (most are `<method>_dsprites`).
 CONFIG_FOR = {
+    "arae": "arae_sentiment_text",
+    "attribute_transfer": "attribute_transfer_sentiment_text",
     "controllable_factors": "controllable_factors_gridworld",
     "dynamics_content": "dynamics_content_planar",
     "independent_prediction": "independent_prediction_bouncing_digits",
@@ -81,6 +87,8 @@ CONFIG_FOR = {
     "f_statistic": "f_statistic_identity_sprites",
     "triplet": "triplet_identity_sprites",
     "jade": "jade_digits",
+    "multitask_seq2seq": "multitask_seq2seq_multitask_text",
+    "mmd_traversal": "mmd_traversal_sentiment_text",
 }
 
 

@@ -29,7 +29,7 @@ IN_PACKAGE = VAE_FAMILY + ("hfvae", "semi_supervised", "ml_vae", "mvae", "auxili
 # Methods with no code the factor-grid metrics can score (GANs, experts, codes of clips): a reason
 # and their own evaluation (tests/test_gan_methods.py and the video tests run `disentax evaluate` on them).
 NO_CODE = ("dcgan", "sd_gan", "icm", "factor_capacity", "mocogan", "independent_prediction", "dynamics_content",
-           "controllable_factors")
+           "controllable_factors", "arae", "attribute_transfer", "mmd_traversal", "multitask_seq2seq")
 
 
 def _apply(model, params, *args, fn):

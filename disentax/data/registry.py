@@ -15,6 +15,7 @@ from disentax.data.identities import IdentitySprites
 from disentax.data.mechanisms import MechanismDigits
 from disentax.data.multi_dsprites import MultiDSprites
 from disentax.data.restyled_digits import RestyledDigits
+from disentax.data.text import MultitaskText, SentimentText
 from disentax.data.three_shapes import ThreeShapes
 from disentax.errors import MissingExtraError
 
@@ -77,6 +78,8 @@ register("bouncing_digits", "procedural 10-frame 64x64 clips: two digits bouncin
          "(moving MNIST as Whitney & Fergus 2018 use it, scikit-learn glyphs, offline)")(
     lambda: video.BouncingDigits("train"))
 
+register("sentiment_text", "procedural review sentences (food / film / phone), exact sentiment, topic, tense and nouns; word level, train / judge / test (Yelp stand-in)")(SentimentText)
+register("multitask_text", "procedural English-like sentences with toy de / fr translations and POS tags, character level (Brunner et al. 2018's Europarl stand-in)")(MultitaskText)
 register("gridworld", "64x64 grid world of 8x8 cells: a red disc moved down/left/right/up, one orange wall "
          "(Thomas et al. 2018, Sec. 4)")(lambda: envs.get_env("gridworld"))
 register("gridworld_redundant", "the grid world with a second 'up' and a 'down+left' action (Thomas et al. 2018, "

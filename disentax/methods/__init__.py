@@ -14,6 +14,8 @@ classifier variants).
 """
 # The other families register themselves on import.
 from disentax.methods import (  # noqa: F401, E402
+    arae,
+    attribute_transfer,
     auxiliary,
     controllable_factors,
     dynamics_content,
@@ -26,7 +28,9 @@ from disentax.methods import (  # noqa: F401, E402
     independent_prediction,
     jade,
     ml_vae,
+    mmd_traversal,
     mocogan,
+    multitask_seq2seq,
     mvae,
     semi_supervised,
 )

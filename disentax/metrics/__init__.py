@@ -59,6 +59,7 @@ from disentax.metrics.mig import mig, mig_exact, mig_score
 from disentax.metrics.modularity import modularity, modularity_explicitness, modularity_explicitness_score
 from disentax.metrics.sap import sap, sap_score
 from disentax.metrics.suite import ALL_METRICS, DEFAULT_METRICS, METRICS_VERSION, evaluate, evaluate_arrays
+from disentax.metrics.syntax_clustering import clustering_error  # Brunner et al. (2018)
 from disentax.metrics.udr import informative_latents, udr, udr_pair
 from disentax.metrics.unsupervised import (
     gaussian_total_correlation,
@@ -95,6 +96,7 @@ __all__ = [
     "beta_vae_changed_score",
     "beta_vae_score",
     "clustering_accuracy",
+    "clustering_error",
     "cvr",
     "dci",
     "dci_es",

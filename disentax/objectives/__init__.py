@@ -30,9 +30,11 @@ from disentax.objectives.factor import (
     permute_dims,
 )
 from disentax.objectives.grouped import ml_vae, product_of_gaussians
+from disentax.objectives.mmd import median_heuristic, mmd2, traversal_objective, traverse, witness
 from disentax.objectives.selectivity import gaussian_kernel_log, positive_projection_log, reinforce_loss
 from disentax.objectives.semi_supervised import semi_supervised_vae, supervised_objective, unsupervised_objective
 from disentax.objectives.sequential import fixed_variance_gaussian_log_likelihood, sequential_elbo
+from disentax.objectives.text import gumbel_softmax, length_mask, lengths_of, sequence_nll, soft_sequence_nll
 from disentax.objectives.total_correlation import beta_tcvae, hfvae
 
 __all__ = [
@@ -78,4 +80,10 @@ __all__ = [
     "classifier_loss",
     "cross_domain_kl",
     "jade_loss",
+    "median_heuristic", "mmd2", "traversal_objective", "traverse", "witness",
+    "gumbel_softmax",
+    "length_mask",
+    "lengths_of",
+    "sequence_nll",
+    "soft_sequence_nll",
 ]

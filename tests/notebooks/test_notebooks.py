@@ -19,7 +19,7 @@ nbclient = pytest.importorskip("nbclient")
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "colabs").glob("*.ipynb"))
 EXPECTED = {"quickstart", "losses_in_your_code", "compare_methods", "structured_models", "sweep", "adversarial",
-            "sequences", "interaction"}
+            "sequences", "interaction", "text"}
 CELL_TIMEOUT_S = 600
 
 
