@@ -41,6 +41,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 NUM_IMAGES = 16_384
+# The environment before this process imports disentax (whose import may add XLA:CPU flags,
+# `disentax.xla_flags`): each worker starts from it, so a `--before` checkout runs as it would.
+USER_ENV = dict(os.environ)
 
 
 # ----------------------------------------------------------------------------- the disentax worker
@@ -110,7 +113,7 @@ class JaxWorker:
     """The disentax worker in a subprocess, importing the library from `path` first."""
 
     def __init__(self, method: str, batch: int, path: Path = ROOT):
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(path), os.environ.get("PYTHONPATH", "")]))
+        env = dict(USER_ENV, PYTHONPATH=os.pathsep.join([str(path), USER_ENV.get("PYTHONPATH", "")]))
         self.proc = subprocess.Popen([sys.executable, __file__, "--serve-jax", "--methods", method,
                                       "--batches", str(batch)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True, env=env, cwd=path)

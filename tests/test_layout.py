@@ -6,7 +6,7 @@ import pathlib
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "disentax"
 # Bottom to top. A part may import the parts before it in this list, never those after it.
 LAYERS = [
-    {"errors"},
+    {"errors", "xla_flags"},
     {"distributions"},
     {"estimators"},
     {"data", "envs"},
