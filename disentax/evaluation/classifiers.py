@@ -12,6 +12,7 @@ Trained with Adam(1e-3) on fresh batches drawn from a key, so a judge is a pure 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable, Sequence
 
 import flax.linen as nn
@@ -19,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from disentax.metrics.chunked import apply_in_chunks
 from disentax.models import layers
 
 __all__ = ["FactorClassifier", "TrainedClassifier", "train_classifier"]
@@ -56,8 +58,7 @@ class TrainedClassifier:
                                                                  for l in self.model.apply({"params": p}, x)]))
 
     def probabilities(self, x) -> list[jax.Array]:
-        parts = [self._apply(self.params, x[i:i + self.chunk]) for i in range(0, x.shape[0], self.chunk)]
-        return [jnp.concatenate([p[k] for p in parts], 0) for k in range(len(self.model.num_classes))]
+        return apply_in_chunks(functools.partial(self._apply, self.params), x, chunk=self.chunk)
 
     def predict(self, x) -> jax.Array:
         """Most probable class of each head, [B, K] int32."""

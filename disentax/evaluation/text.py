@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from disentax.metrics.chunked import apply_in_chunks
 from disentax.models.sequence import CNNClassifier, LanguageModel, teacher_inputs
 from disentax.objectives.text import EOS, length_mask, sequence_nll
 
@@ -222,9 +223,8 @@ class TextJudge:
     def probabilities(self, tokens, lengths=None) -> np.ndarray:
         """Softmax over the attribute's values, [N, num_classes] (lengths default to first EOS + 1)."""
         tokens, lengths = _check_tokens(tokens, lengths, "TextJudge")
-        parts = [np.asarray(self._apply(self.params, tokens[i:i + self.chunk], lengths[i:i + self.chunk]))
-                 for i in range(0, tokens.shape[0], self.chunk)]
-        return np.concatenate(parts, 0)
+        return apply_in_chunks(functools.partial(self._apply, self.params), tokens, lengths, chunk=self.chunk,
+                               host=True)
 
     def predict(self, tokens, lengths=None) -> np.ndarray:
         """The judged attribute value of each sentence, int [N]."""
@@ -260,9 +260,8 @@ class TrainedLM:
     def sentence_nll(self, tokens, lengths=None) -> np.ndarray:
         """−log p(x) of each sentence in nats, summed over its `length` real tokens (EOS included), [N]."""
         tokens, lengths = _check_tokens(tokens, lengths, "TrainedLM")
-        parts = [np.asarray(self._nll(self.params, tokens[i:i + self.chunk], lengths[i:i + self.chunk]))
-                 for i in range(0, tokens.shape[0], self.chunk)]
-        return np.concatenate(parts, 0).astype(np.float64)
+        nll = apply_in_chunks(functools.partial(self._nll, self.params), tokens, lengths, chunk=self.chunk, host=True)
+        return nll.astype(np.float64)
 
     def perplexity(self, tokens, lengths=None) -> float:
         """Per-token perplexity exp(Σ_i −log p(x_i) / Σ_i |x_i|), the EOS counted as a token.

@@ -28,6 +28,7 @@ import numpy as np
 
 from disentax.data.groups import chunk_by_label
 from disentax.data.labelled import regression_columns, standardised_levels
+from disentax.metrics.chunked import apply_in_chunks
 from disentax.objectives.grouped import product_of_gaussians
 
 __all__ = [
@@ -43,17 +44,12 @@ __all__ = [
 ]
 
 
-def _batched(fn, x, batch_size: int = 512):
-    outs = [fn(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)]
-    return jax.tree.map(lambda *a: np.concatenate([np.asarray(b) for b in a]), *outs)
-
-
 def classification_error(model, params, images, labels, batch_size: int = 512, method: str = "classify") -> float:
     """Fraction of `images` whose most probable class under q(y|x) differs from `labels`; `method`
     names the model's function images -> logits."""
     fn = getattr(model, method)
     classify = jax.jit(lambda x: model.apply({"params": params}, x, method=fn))
-    logits = _batched(classify, jnp.asarray(images), batch_size)
+    logits = apply_in_chunks(classify, jnp.asarray(images), chunk=batch_size, host=True)
     return float(np.mean(np.argmax(logits, -1) != np.asarray(labels).reshape(-1)))
 
 
@@ -83,7 +79,8 @@ def regression_error(model, params, images, targets, sizes: Sequence[int], angul
                      batch_size: int = 512) -> np.ndarray:
     """`regression_errors` of the mean of q(c|x) of a semi-supervised model with regressed latents."""
     regress = jax.jit(lambda x: model.apply({"params": params}, x, method=model.regress)[0])
-    return regression_errors(_batched(regress, jnp.asarray(images), batch_size), targets, sizes, angular)
+    return regression_errors(apply_in_chunks(regress, jnp.asarray(images), chunk=batch_size, host=True), targets, sizes,
+                             angular)
 
 
 def labelled_test_set(dataset, key, n: int, label_factor, regression_factors: Sequence = ()):
@@ -100,7 +97,7 @@ def labelled_test_set(dataset, key, n: int, label_factor, regression_factors: Se
 def accumulated_means(encode: Callable, images, labels, k: int, rng: np.random.Generator) -> np.ndarray:
     """Per image, the mean of the product of Gaussians over its group: each label's images cut
     into groups of `k` (strategy 2; k = 1 is strategy 1). `encode(x) -> (mu, logvar)`. Returns [N, D]."""
-    mu, logvar = _batched(lambda x: encode(x), jnp.asarray(images))
+    mu, logvar = apply_in_chunks(encode, jnp.asarray(images), chunk=512, host=True)
     seg, g = chunk_by_label(labels, k, rng)
     mu_g, _ = product_of_gaussians(jnp.asarray(mu), jnp.asarray(logvar), jnp.asarray(seg), g)
     return np.asarray(mu_g)[seg]

@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from disentax.data.host_pipeline import PrefetchBatches
+from disentax.metrics.chunked import apply_in_chunks
 
 __all__ = [
     "MemberCodes",
@@ -82,21 +83,9 @@ def encode_batches(fn: Callable, images: Any, batch_size: int = ENCODE_BATCH) ->
     (an encoder applied example by example).
     """
     images = jnp.asarray(images)
-    n = int(images.shape[0])
-    if n < 1:
+    if int(images.shape[0]) < 1:
         raise ValueError("encode_batches needs at least one image")
-    batch_size = max(1, int(batch_size))
-    run = _jitted(fn)
-    outs = []
-    for start in range(0, n, batch_size):
-        chunk = images[start : start + batch_size]
-        take = int(chunk.shape[0])
-        if take < batch_size:
-            chunk = jnp.concatenate([chunk, jnp.repeat(chunk[-1:], batch_size - take, axis=0)])
-        outs.append(jax.tree.map(lambda a, t=take: a[:t], run(chunk)))
-    if len(outs) == 1:
-        return outs[0]
-    return jax.tree.map(lambda *a: jnp.concatenate(a), *outs)
+    return apply_in_chunks(_jitted(fn), images, chunk=max(1, int(batch_size)), pad=True)
 
 
 def host_stream(make: Callable[[int], Any], count: int, prefetch: int = 2) -> Iterator[Any]:
