@@ -26,7 +26,8 @@ SCRIPTS = [("semi_supervised_digits", True), ("ml_vae_groups", False), ("dip_vae
            ("factor_vae_dsprites", False), ("hfvae_dsprites", True), ("annealed_vae_dsprites", False),
            ("mvae_multi_dsprites", True), ("auxiliary_swap_coloured_dsprites", True),
            ("mocogan_shape_motion", False), ("independent_prediction_bouncing_digits", True),
-           ("dynamics_content_planar", True), ("controllable_factors_gridworld", False)]
+           ("dynamics_content_planar", True), ("controllable_factors_gridworld", False),
+           ("arae_sentiment_text", False), ("attribute_transfer_sentiment_text", True), ("mmd_traversal_sentiment_text", False), ("multitask_seq2seq_syntax", True)]
 NUMBER = re.compile(r"^-?\d+(\.\d+)?")
 
 
