@@ -39,13 +39,12 @@ def within_class_variance_ratio(codes, labels, num_classes: int | None = None) -
 
 def variance_heatmap(path, ratios: np.ndarray, dim_names: Sequence[str], title: str) -> Path:
     """The [K, D] ratios as a heat map (rows: classes, columns: dimensions) saved at `path`."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A bare Figure draws without a backend, so a notebook's inline backend and pyplot's figures stay untouched.
+    from matplotlib.figure import Figure
 
     k, d = ratios.shape
-    fig, ax = plt.subplots(figsize=(0.38 * d + 2.2, 0.32 * k + 1.6))
+    fig = Figure(figsize=(0.38 * d + 2.2, 0.32 * k + 1.6))
+    ax = fig.subplots()
     im = ax.imshow(ratios, vmin=0.0, vmax=1.2, cmap="viridis", aspect="auto")
     ax.set_xticks(range(d), list(dim_names), rotation=90, fontsize=7)
     ax.set_yticks(range(k), [f"class {c}" for c in range(k)], fontsize=7)
@@ -53,5 +52,4 @@ def variance_heatmap(path, ratios: np.ndarray, dim_names: Sequence[str], title: 
     fig.colorbar(im, ax=ax, label="within-class / total variance")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return Path(path)

@@ -537,10 +537,8 @@ def arae_pictures(nets: Networks, dataset, hp, v, key, workdir) -> list[Path]:
     """transfers.md: test sentences of each sentiment, their reconstruction, their transfer and the
     exact counterpart; codes.png: the first two principal components of the test codes, coloured by
     sentiment, with the generator's codes where there is a generator."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A bare Figure draws without a backend, so a notebook's inline backend and pyplot's figures stay untouched.
+    from matplotlib.figure import Figure
 
     workdir = Path(workdir)
     ae = v["autoencoder"]
@@ -571,7 +569,8 @@ def arae_pictures(nets: Networks, dataset, hp, v, key, workdir) -> list[Path]:
     codes = _codes(nets, ae["encoder"], np.asarray(test["tokens"])[:n], np.asarray(test["length"])[:n])
     mean = codes.mean(0)
     _, _, vt = np.linalg.svd(codes - mean, full_matrices=False)
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig = Figure(figsize=(5.5, 5))
+    ax = fig.subplots()
     if "generator" in v:
         z = jax.random.normal(key, (n, nets.z_dim), jnp.float32)
         fake = (np.asarray(nets.generate(v["generator"], z)) - mean) @ vt[:2].T
@@ -586,7 +585,6 @@ def arae_pictures(nets: Networks, dataset, hp, v, key, workdir) -> list[Path]:
     ax.legend(markerscale=3, fontsize=8)
     fig.tight_layout()
     fig.savefig(paths[1], dpi=110)
-    plt.close(fig)
     return paths
 
 

@@ -283,10 +283,8 @@ def _evaluations(hp, nets, dataset):
 
 def _pictures(hp, nets, dataset):
     def pictures(params, key, workdir) -> list[Path]:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # A bare Figure draws without a backend, so a notebook's inline backend and pyplot's figures stay untouched.
+        from matplotlib.figure import Figure
 
         workdir = Path(workdir)
         test = dataset.split_arrays("test")
@@ -322,7 +320,8 @@ def _pictures(hp, nets, dataset):
         paths[0].write_text("\n".join(lines) + "\n")
 
         shown = min(4, len(pick))
-        fig, axes = plt.subplots(1, shown, figsize=(4.2 * shown, 4.2), squeeze=False)
+        fig = Figure(figsize=(4.2 * shown, 4.2))
+        axes = fig.subplots(1, shown, squeeze=False)
         for ax, i in zip(axes[0], range(shown)):
             n_src = int(lengths[i])
             n_out = int(lengths_of(out[i:i + 1])[0])
@@ -339,7 +338,6 @@ def _pictures(hp, nets, dataset):
         fig.tight_layout()
         paths.append(workdir / "attention.png")
         fig.savefig(paths[-1], dpi=100)
-        plt.close(fig)
         return paths
 
     return pictures

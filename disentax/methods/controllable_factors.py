@@ -364,13 +364,12 @@ def _evaluations(model, hp, env):
 # ----------------------------------------------------------------------------- pictures
 
 
-def _plt():
-    import matplotlib
+def _figure(**kwargs):
+    # A bare Figure draws without a backend: switching pyplot's (matplotlib.use) would blank a notebook's
+    # inline plots, and a pyplot figure would linger in its global state.
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(**kwargs)
 
 
 def _pictures(model, hp, env):
@@ -378,7 +377,8 @@ def _pictures(model, hp, env):
     episode = _inference_episode(model, hp, env)
 
     def pictures(v, key, workdir) -> list[Path]:
-        plt = _plt()
+        import matplotlib
+
         workdir = Path(workdir)
         k_states, k_episode, k_reach = jax.random.split(key, 3)
         paths = []
@@ -390,8 +390,9 @@ def _pictures(model, hp, env):
         names = list(env.action_names)
         k = dh.shape[1]
         # Fig. 2a: the variations h' − h of sampled factors, coloured by the (first) action taken.
-        fig, ax = plt.subplots(figsize=(5, 4.5))
-        cmap = plt.get_cmap("tab10")
+        fig = _figure(figsize=(5, 4.5))
+        ax = fig.subplots()
+        cmap = matplotlib.colormaps["tab10"]
         for a, name in enumerate(names):
             sel_a = first == a
             if sel_a.any():
@@ -404,7 +405,6 @@ def _pictures(model, hp, env):
         fig.tight_layout()
         paths.append(workdir / "variations.png")
         fig.savefig(paths[-1], dpi=100)
-        plt.close(fig)
 
         every = _reachable(env, k_reach, int(hp.eval_states))
         coords = np.asarray(coordinates_of(env, every))
@@ -414,7 +414,8 @@ def _pictures(model, hp, env):
         if hasattr(env, "all_states") and cnames[:2] == ["x", "y"] and k >= 2:
             rest = np.all(coords[:, 2:] == 0, axis=1)  # e.g. the switch off
             pts, hh = coords[rest, :2], h[rest]
-            fig, ax = plt.subplots(figsize=(5, 4.5))
+            fig = _figure(figsize=(5, 4.5))
+            ax = fig.subplots()
             index = {tuple(c): i for i, c in enumerate(pts.astype(int).tolist())}
             for (x, y), i in index.items():
                 for nb in ((x + 1, y), (x, y + 1)):
@@ -429,9 +430,9 @@ def _pictures(model, hp, env):
             fig.tight_layout()
             paths.append(workdir / "lattice.png")
             fig.savefig(paths[-1], dpi=100)
-            plt.close(fig)
         # Fig. 4: each h_k against each true coordinate, averaged over the other coordinates.
-        fig, axes = plt.subplots(1, len(cnames), figsize=(3.2 * len(cnames), 3), squeeze=False)
+        fig = _figure(figsize=(3.2 * len(cnames), 3))
+        axes = fig.subplots(1, len(cnames), squeeze=False)
         for j, name in enumerate(cnames):
             values = np.unique(coords[:, j])
             ax = axes[0, j]
@@ -443,7 +444,6 @@ def _pictures(model, hp, env):
         fig.tight_layout()
         paths.append(workdir / "factors.png")
         fig.savefig(paths[-1], dpi=100)
-        plt.close(fig)
         # Fig. 3: the latent model's prediction decoded, next to the real end state.
         if float(hp.model_weight) > 0 and float(hp.ae_weight) > 0:
             rows = 4

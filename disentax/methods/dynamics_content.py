@@ -423,16 +423,15 @@ def _pictures(hp, model, measure, env_x, env_y):
         return jnp.stack(rows)
 
     def pictures(params, key, workdir) -> list[Path]:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # Bare Figures draw without a backend, so a notebook's inline backend and pyplot's figures stay untouched.
+        from matplotlib.figure import Figure
 
         workdir = Path(workdir)
         k_pred, k_plan = jax.random.split(key)
         colours = np.stack([grid[:, 0] / env_x.size, grid[:, 1] / env_x.size, np.full(len(grid), 0.5)], -1)
         zx, zy = (np.asarray(a) for a in latent_maps(params))
-        fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.5))
+        fig = Figure(figsize=(10.5, 3.5))
+        axes = fig.subplots(1, 3)
         for ax, pts, title in ((axes[0], grid, "true state space"), (axes[1], zx, f"latent z, X ({env_x.agent_shape})"),
                                (axes[2], zy, f"latent v, Y ({env_y.agent_shape})")):
             ax.scatter(pts[:, 0], pts[:, 1], c=colours, s=4)
@@ -441,14 +440,14 @@ def _pictures(hp, model, measure, env_x, env_y):
         fig.tight_layout()
         paths = [workdir / "latent_map.png"]
         fig.savefig(paths[-1], dpi=100)
-        plt.close(fig)
 
         rows = np.asarray(predictions(params, k_pred))
         labels = [f"X true ({env_x.agent_shape})", "X model", f"Y true ({env_y.agent_shape})", "Y model"]
         paths.append(viz.save_clip_strip(workdir / "predictions.png", rows, labels))
 
         got = jax.tree.map(np.asarray, measure(params, k_plan))
-        fig, axes = plt.subplots(2, 2, figsize=(7, 7))
+        fig = Figure(figsize=(7, 7))
+        axes = fig.subplots(2, 2)
         for row, task in enumerate(("corners", "random")):
             for ax, name in zip(axes[row], ("x", "y")):
                 ax.imshow(np.asarray(env_x._obstacle_image), cmap="Greys", vmin=0, vmax=1,
@@ -461,7 +460,6 @@ def _pictures(hp, model, measure, env_x, env_y):
         fig.tight_layout()
         paths.append(workdir / "plans.png")
         fig.savefig(paths[-1], dpi=100)
-        plt.close(fig)
         return paths
 
     return pictures

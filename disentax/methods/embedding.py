@@ -180,10 +180,8 @@ def _framed(img, ok: bool, width: int = 3):
 
 def _pictures(dataset, embed, held_ids, queries: int = 8, neighbours: int = 6, per_identity: int = 10):
     def pictures(params, key, workdir):
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # A bare Figure draws without a backend, so a notebook's inline backend and pyplot's figures stay untouched.
+        from matplotlib.figure import Figure
 
         workdir = Path(workdir)
         k_pool, k_auc = jax.random.split(key)
@@ -200,7 +198,8 @@ def _pictures(dataset, embed, held_ids, queries: int = 8, neighbours: int = 6, p
         f_all = np.asarray(dataset.sample_factors(k_auc, 2048))
         z_all = embed(params, f_all)
         labels, grid = dimension_aucs(z_all, f_all[:, :3], identities.IDENTITY_FACTORS, identities.IDENTITY_SIZES)
-        fig, ax = plt.subplots(figsize=(0.35 * z.shape[1] + 2, 0.3 * len(labels) + 1.2))
+        fig = Figure(figsize=(0.35 * z.shape[1] + 2, 0.3 * len(labels) + 1.2))
+        ax = fig.subplots()
         im = ax.imshow(grid, vmin=0.5, vmax=1.0, cmap="viridis", aspect="auto")
         ax.set_yticks(range(len(labels)), labels)
         ax.set_xticks(range(z.shape[1]))
@@ -209,7 +208,6 @@ def _pictures(dataset, embed, held_ids, queries: int = 8, neighbours: int = 6, p
         fig.colorbar(im, ax=ax)
         fig.tight_layout()
         fig.savefig(paths[1], dpi=100)
-        plt.close(fig)
         return paths
 
     return pictures

@@ -105,13 +105,13 @@ def _pictures(config, model, sample_batch, names, threshold: float):
         paths = [viz.save_reconstructions(workdir / "reconstructions.png", batch["x"], recon)]
         c, kl = logged_capacity_curve(workdir / "metrics.jsonl") if (workdir / "metrics.jsonl").exists() else ([], [])
         if len(c):
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
+            # A bare Figure draws without a backend, so a notebook's inline backend and pyplot's figures stay
+            # untouched.
+            from matplotlib.figure import Figure
 
             onsets = capacity_onsets(c, kl, threshold)
-            fig, ax = plt.subplots(figsize=(6, 3.8))
+            fig = Figure(figsize=(6, 3.8))
+            ax = fig.subplots()
             for k, name in enumerate(names):
                 when = "never" if onsets[k] is None else f"{onsets[k]:.1f}"
                 ax.plot(c, kl[:, k], label=f"{name} (>= {threshold:g} nats at C = {when})")
@@ -122,7 +122,6 @@ def _pictures(config, model, sample_batch, names, threshold: float):
             ax.legend(fontsize=8)
             fig.tight_layout()
             fig.savefig(workdir / "capacity.png", dpi=110)
-            plt.close(fig)
             paths.append(workdir / "capacity.png")
         return paths
 

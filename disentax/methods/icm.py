@@ -203,10 +203,8 @@ def icm_evaluation(experts, critic, dataset, v, key, classifier_steps: int) -> d
 def icm_pictures(experts, critic, dataset, v, key, workdir) -> list[Path]:
     """icm_experts.png: for each mechanism (row), transformed digits and the chosen expert's outputs
     below them; icm_wins.png: the win matrix, mechanisms × experts."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A bare Figure draws without a backend, so a notebook's inline backend and pyplot's figures stay untouched.
+    from matplotlib.figure import Figure
 
     test = mechanisms.transformed_test_set(key)
     mech = np.asarray(test["mechanism"])
@@ -220,7 +218,8 @@ def icm_pictures(experts, critic, dataset, v, key, workdir) -> list[Path]:
     paths = [workdir / "icm_experts.png", workdir / "icm_wins.png"]
     viz.image_grid(rows).save(paths[0])
     wins = win_matrix(mech, winner, int(experts.num_experts))
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig = Figure(figsize=(6, 5))
+    ax = fig.subplots()
     ax.imshow(wins, vmin=0, vmax=1, cmap="viridis")
     ax.set_yticks(range(len(mechanisms.MECHANISMS)), mechanisms.MECHANISMS)
     ax.set_xticks(range(wins.shape[1]))
@@ -228,7 +227,6 @@ def icm_pictures(experts, critic, dataset, v, key, workdir) -> list[Path]:
     ax.set_title("share of each mechanism's test digits won")
     fig.tight_layout()
     fig.savefig(paths[1], dpi=110)
-    plt.close(fig)
     return paths
 
 

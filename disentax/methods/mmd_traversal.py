@@ -351,10 +351,8 @@ def _nearest_reference_class(codes, refs) -> np.ndarray:
 
 def mmd_traversal_pictures(model, hp, dataset, params, key, workdir) -> list[Path]:
     """traversals.md (Table 1's rows on test sentences) and traversal_pca.png (Fig. 2)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A bare Figure draws without a backend, so a notebook's inline backend and pyplot's figures stay untouched.
+    from matplotlib.figure import Figure
 
     k_refs, k_pick = jax.random.split(key)
     trav = _Traversal(model, hp, dataset, params, k_refs)
@@ -387,7 +385,8 @@ def mmd_traversal_pictures(model, hp, dataset, params, key, workdir) -> list[Pat
     _, _, vt = np.linalg.svd(z - mean, full_matrices=False)
     proj = lambda c: (c - mean) @ vt[:2].T  # noqa: E731
     p, ps = proj(z), proj(z_star)
-    fig, ax = plt.subplots(figsize=(7, 6))
+    fig = Figure(figsize=(7, 6))
+    ax = fig.subplots()
     markers = ["o", "s", "^", "D", "v"]
     names = list(getattr(dataset, "topics", [])) or [f"topic {t}" for t in np.unique(topic)]
     for s, colour in ((0, "tab:red"), (1, "tab:blue")):
@@ -405,7 +404,6 @@ def mmd_traversal_pictures(model, hp, dataset, params, key, workdir) -> list[Pat
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     fig.savefig(paths[1], dpi=110)
-    plt.close(fig)
     return paths
 
 

@@ -354,10 +354,9 @@ def _template_names() -> list[str]:
 
 
 def _pictures(model, hp, dataset, params, workdir) -> list[Path]:
+    # Bare Figures draw without a backend, so a notebook's inline backend and pyplot's figures stay untouched.
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     workdir = Path(workdir)
     codes, labels, _ = syntax_codes(model, params, dataset, int(hp.eval_seed), int(hp.per_template))
@@ -370,8 +369,9 @@ def _pictures(model, hp, dataset, params, workdir) -> list[Path]:
     _, s, vt = np.linalg.svd(centred, full_matrices=False)
     xy = centred @ vt[:2].T
     share = (s[:2] ** 2).sum() / max((s ** 2).sum(), 1e-30)
-    fig, ax = plt.subplots(figsize=(9, 6))
-    colours = plt.get_cmap("tab20")
+    fig = Figure(figsize=(9, 6))
+    ax = fig.subplots()
+    colours = matplotlib.colormaps["tab20"]
     for c in range(int(labels.max()) + 1):
         sel = labels == c
         ax.scatter(xy[sel, 0], xy[sel, 1], s=6, color=colours(c % 20), label=names[c])
@@ -382,11 +382,11 @@ def _pictures(model, hp, dataset, params, workdir) -> list[Path]:
     ax.legend(fontsize=6, markerscale=2, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     fig.savefig(paths[0], dpi=110)
-    plt.close(fig)
 
     confusion = got["confusion"].T  # templates × clusters
     order = np.argsort(np.argmax(confusion, axis=0), kind="stable")  # clusters by their majority template
-    fig, ax = plt.subplots(figsize=(8, 6))
+    fig = Figure(figsize=(8, 6))
+    ax = fig.subplots()
     im = ax.imshow(confusion[:, order], cmap="viridis")
     for (i, j), v in np.ndenumerate(confusion[:, order]):
         if v:
@@ -398,7 +398,6 @@ def _pictures(model, hp, dataset, params, workdir) -> list[Path]:
     fig.colorbar(im, ax=ax, fraction=0.03)
     fig.tight_layout()
     fig.savefig(paths[1], dpi=110)
-    plt.close(fig)
 
     lines = [f"# {name}: test sentences and each decoder's greedy output", ""]
     for i, row in enumerate(_examples(model, params, dataset)):

@@ -268,32 +268,29 @@ def _group_label(group: dict) -> str:
 # ----------------------------------------------------------------------------- pictures
 
 
-def _pyplot():
-    import matplotlib
+def _figure(**kwargs):
+    # A bare Figure draws without a backend: switching pyplot's (matplotlib.use) would blank a notebook's
+    # inline plots, and a pyplot figure would linger in its global state.
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")  # files only: no display needed
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(**kwargs)
 
 
 def _save(fig, path) -> Path:
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
     return path
 
 
 def plot_distributions(table: list[dict], members: list[dict], columns: Sequence[str], path) -> Path:
     """One panel per score: a violin per grid point over its seeds, each member a dot."""
-    plt = _pyplot()
     settings = list(dict.fromkeys(_setting(m) for m in members))
     n = len(columns)
     cols = min(n, 3)
     rows_ = -(-n // cols)
-    fig, axes = plt.subplots(rows_, cols, figsize=(max(3.2, 0.9 * len(settings) + 1.6) * cols, 3.0 * rows_),
-                             squeeze=False)
+    fig = _figure(figsize=(max(3.2, 0.9 * len(settings) + 1.6) * cols, 3.0 * rows_))
+    axes = fig.subplots(rows_, cols, squeeze=False)
     jitter = np.random.default_rng(0)
     for ax, c in zip(axes.flat, columns):
         data = [np.asarray([r[c] for r, m in zip(table, members) if _setting(m) == s and _finite(r.get(c))])
@@ -335,10 +332,10 @@ def rank_correlation(table: list[dict], columns: Sequence[str]) -> np.ndarray:
 
 def plot_rank_correlation(table: list[dict], columns: Sequence[str], path) -> Path:
     """Heat map of `rank_correlation`, each cell labelled with ρ."""
-    plt = _pyplot()
     rho = rank_correlation(table, columns)
     size = 1.0 + 0.55 * len(columns)
-    fig, ax = plt.subplots(figsize=(size + 1.5, size))
+    fig = _figure(figsize=(size + 1.5, size))
+    ax = fig.subplots()
     image = ax.imshow(np.ma.masked_invalid(rho), vmin=-1, vmax=1, cmap="RdBu_r")
     for a in range(len(columns)):
         for b in range(len(columns)):
