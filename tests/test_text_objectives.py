@@ -16,6 +16,7 @@ from disentax.objectives.text import (
     lengths_of,
     sequence_nll,
     soft_sequence_nll,
+    token_nll,
 )
 
 V, L = 5, 4
@@ -71,6 +72,19 @@ def test_sequence_nll_equals_a_loop_of_log_softmax_over_the_real_tokens():
     # the tie of three logits at 1e4: −log(1/3) exactly
     _, aux3 = sequence_nll(logits[2:3, 1:2], targets[2:3, 1:2], np.array([1]))
     np.testing.assert_allclose(float(aux3["token_nll"]), math.log(3), rtol=1e-6)
+
+
+def test_token_nll_is_minus_log_softmax_at_every_position_padding_included():
+    logits, targets, _ = _case()
+    got = np.asarray(token_nll(logits, targets))
+    lg = np.asarray(logits, np.float64)
+    for b in range(lg.shape[0]):
+        for t in range(lg.shape[1]):
+            row = lg[b, t]
+            log_z = row.max() + math.log(np.exp(row - row.max()).sum())
+            np.testing.assert_allclose(got[b, t], log_z - row[int(targets[b, t])], rtol=1e-6, atol=1e-6)
+    # bfloat16 logits are scored in float32
+    assert token_nll(jnp.asarray(logits, jnp.bfloat16), targets).dtype == jnp.float32
 
 
 def test_sequence_nll_ignores_whatever_lies_past_the_length():

@@ -39,7 +39,7 @@ import optax
 
 from disentax.metrics.chunked import apply_in_chunks
 from disentax.models.sequence import CNNClassifier, LanguageModel, teacher_inputs
-from disentax.objectives.text import EOS, length_mask, sequence_nll
+from disentax.objectives.text import EOS, length_mask, sequence_nll, token_nll
 
 __all__ = [
     "TextJudge",
@@ -250,9 +250,7 @@ class TrainedLM:
 
     def __post_init__(self):
         def nll(p, tokens, lengths):
-            logits = self.model.apply({"params": p}, teacher_inputs(tokens))
-            log_p = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
-            token = -jnp.take_along_axis(log_p, tokens[..., None], axis=-1)[..., 0]
+            token = token_nll(self.model.apply({"params": p}, teacher_inputs(tokens)), tokens)
             return jnp.where(length_mask(lengths, tokens.shape[1]), token, 0.0).sum(axis=1)
 
         object.__setattr__(self, "_nll", jax.jit(nll))

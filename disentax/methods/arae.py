@@ -115,6 +115,7 @@ from disentax.methods.contract import (
     positive_ints,
 )
 from disentax.methods.registry import register
+from disentax.metrics.chunked import apply_in_chunks
 from disentax.models.sequence import RNNDecoder, RNNEncoder, teacher_inputs
 from disentax.objectives import adversarial
 from disentax.objectives import arae as objectives
@@ -459,26 +460,26 @@ def _transfer_chunk(nets: Networks, autoencoder, tokens, lengths, target):
     return jnp.where(jnp.asarray(target)[:, None] == 1, out[1], out[0])
 
 
+# Sentences per call of the jitted encoder/decoder: bounds the memory of a test-set pass.
+_CHUNK = 500
+
+
 @functools.partial(jax.jit, static_argnums=0)
 def _encode_chunk(nets: Networks, encoder, tokens, lengths):
     return nets.encode(encoder, tokens, lengths)
-
-
-def _chunked(fn, *arrays, chunk: int = 500):
-    n = arrays[0].shape[0]
-    return np.concatenate([np.asarray(fn(*(a[i:i + chunk] for a in arrays))) for i in range(0, n, chunk)], 0)
 
 
 def transfer_tokens(nets: Networks, autoencoder, tokens, lengths, target) -> np.ndarray:
     """Zhao et al. (2018), Sec. 4: encode x, decode greedily with the decoder of `target` [N] (the
     opposite sentiment for a transfer, the source's own for a reconstruction) -> tokens [N, L]."""
     tokens, lengths, target = (np.asarray(a).astype(np.int32) for a in (tokens, lengths, target))
-    return _chunked(lambda t, n, y: _transfer_chunk(nets, autoencoder, t, n, y), tokens, lengths, target)
+    return apply_in_chunks(lambda t, n, y: _transfer_chunk(nets, autoencoder, t, n, y), tokens, lengths, target,
+                           chunk=_CHUNK, host=True)
 
 
 def _codes(nets, encoder, tokens, lengths) -> np.ndarray:
-    return _chunked(lambda t, n: _encode_chunk(nets, encoder, t, n), np.asarray(tokens, np.int32),
-                    np.asarray(lengths, np.int32))
+    return apply_in_chunks(lambda t, n: _encode_chunk(nets, encoder, t, n), np.asarray(tokens, np.int32),
+                           np.asarray(lengths, np.int32), chunk=_CHUNK, host=True)
 
 
 def _same_sentence(a, b) -> np.ndarray:

@@ -78,7 +78,7 @@ from disentax.methods.contract import Check, Hyperparameter, Method, MethodSpec,
 from disentax.methods.registry import register
 from disentax.metrics.syntax_clustering import assignment_error, clustering_error
 from disentax.models.sequence import RNNDecoder, RNNEncoder, teacher_inputs
-from disentax.objectives.text import lengths_of, sequence_nll
+from disentax.objectives.text import length_mask, lengths_of, sequence_nll, token_nll
 from disentax.train.optim import make_optimizer
 from disentax.train.step import TrainState, make_train_step
 
@@ -214,9 +214,8 @@ def _nll_chunk(model, params, batch):
     for task, lg in logits.items():
         key, length_key = TARGETS[task]
         targets, lengths = batch[key], batch[length_key]
-        mask = jnp.arange(lg.shape[1])[None, :] < lengths[:, None]
-        log_p = jax.nn.log_softmax(lg, axis=-1)
-        nll = -jnp.take_along_axis(log_p, targets[..., None], axis=-1)[..., 0]
+        mask = length_mask(lengths, lg.shape[1])
+        nll = token_nll(lg, targets)
         correct = jnp.argmax(lg, axis=-1) == targets
         out[task] = (jnp.where(mask, nll, 0.0).sum(), mask.sum(), jnp.where(mask, correct, False).sum())
     return out

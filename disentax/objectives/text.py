@@ -54,6 +54,16 @@ def _masked_token_mean(values, mask):
     return jnp.where(mask, values, 0.0).sum() / jnp.maximum(count, 1)
 
 
+def token_nll(logits, targets):
+    """−log softmax(logits_{b,t})[y_{b,t}] for every position, [B, L] (nats, padding included).
+
+    The per-token terms of the sentence likelihood (Sutskever et al. (2014), Eq. 1); mask them with
+    `length_mask` to sum over the real tokens. Computed in float32 whatever the logits' dtype.
+    """
+    log_p = jax.nn.log_softmax(jnp.asarray(logits).astype(jnp.float32), axis=-1)
+    return -jnp.take_along_axis(log_p, jnp.asarray(targets)[..., None].astype(jnp.int32), axis=-1)[..., 0]
+
+
 def sequence_nll(logits, targets, lengths):
     """Negative log-likelihood of sentences under a per-step categorical (teacher forcing).
 
@@ -78,13 +88,12 @@ def sequence_nll(logits, targets, lengths):
     if logits.ndim != 3 or targets.shape != logits.shape[:2]:
         raise ValueError(f"logits [B, L, V] and targets [B, L] must agree, got {logits.shape} and {targets.shape}")
     mask = length_mask(lengths, logits.shape[1])
-    log_p = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
-    nll = -jnp.take_along_axis(log_p, targets[..., None].astype(jnp.int32), axis=-1)[..., 0]
+    nll = token_nll(logits, targets)
     loss = jnp.where(mask, nll, 0.0).sum(axis=1).mean()
-    token_nll = _masked_token_mean(nll, mask)
+    mean_nll = _masked_token_mean(nll, mask)
     correct = (jnp.argmax(logits, axis=-1) == targets).astype(jnp.float32)
-    aux = {"token_nll": token_nll, "token_accuracy": _masked_token_mean(correct, mask),
-           "perplexity": jnp.exp(token_nll)}
+    aux = {"token_nll": mean_nll, "token_accuracy": _masked_token_mean(correct, mask),
+           "perplexity": jnp.exp(mean_nll)}
     return loss, aux
 
 
